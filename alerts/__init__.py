@@ -1,0 +1,1 @@
+"""Analytics workers, alerts and their live push (built in a later issue)."""

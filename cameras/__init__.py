@@ -1,0 +1,1 @@
+"""Camera registry and health, media probing, and the simulator."""

@@ -1,0 +1,1 @@
+"""People and partners: users and roles, agencies, businesses, sites, agreements, the audit trail."""

@@ -1,0 +1,254 @@
+"""All of Lantern's settings, read from LANTERN_* environment variables with embedded defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+
+def _secret(name: str, default: str | None = None) -> str | None:
+    """Read LANTERN_<name>, or the file named by LANTERN_<name>_FILE (Docker and Kubernetes secrets)."""
+    path = os.environ.get(f"LANTERN_{name}_FILE")
+    if path:
+        return Path(path).read_text().strip()
+    return os.environ.get(f"LANTERN_{name}", default)
+
+
+DATA_DIR = Path(env.str("LANTERN_DATA_DIR", default=str(BASE_DIR / "var")))
+DEBUG = env.bool("LANTERN_DEBUG", default=True)
+
+# The embedded default runs on one machine for a demo; a deployment must bring its own key.
+_DEV_SECRET_KEY = "lantern-insecure-development-key-never-use-in-production"
+SECRET_KEY = _secret("SECRET_KEY", _DEV_SECRET_KEY if DEBUG else None) or ""
+if not SECRET_KEY:
+    raise environ.ImproperlyConfigured("Set LANTERN_SECRET_KEY (or LANTERN_SECRET_KEY_FILE) when LANTERN_DEBUG is off.")
+
+ALLOWED_HOSTS = env.list("LANTERN_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env.list("LANTERN_CSRF_TRUSTED_ORIGINS", default=[])
+SITE_URL = env.str("LANTERN_SITE_URL", default="http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "channels",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "community",
+    "cameras",
+    "alerts",
+    "tips",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "community.middleware.StaffTwoFactorMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks, so it sees the outcome of every login.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url("LANTERN_DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'lantern.sqlite3'}"),
+}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("LANTERN_DB_CONN_MAX_AGE", default=0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("LANTERN_REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}},
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Celery: Redis when configured, otherwise kombu's filesystem transport, which needs no server.
+CELERY_BROKER_URL = env.str("LANTERN_CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+if CELERY_BROKER_URL == "filesystem://":
+    _queue_dir = DATA_DIR / "celery" / "queue"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "processed_folder": str(DATA_DIR / "celery" / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ALWAYS_EAGER = env.bool("LANTERN_CELERY_EAGER", default=False)
+CELERY_BEAT_SCHEDULE = {
+    "probe-cameras": {
+        "task": "cameras.tasks.cameras_probe_due",
+        "schedule": env.float("LANTERN_PROBE_INTERVAL_S", default=300.0),
+    },
+}
+
+# Storage: S3 (django-storages) when a bucket is named, local files otherwise.
+S3_BUCKET = env.str("LANTERN_S3_BUCKET", default="")
+if S3_BUCKET:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env.str("LANTERN_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("LANTERN_S3_REGION", default="") or None,
+            "access_key": _secret("S3_ACCESS_KEY_ID"),
+            "secret_key": _secret("S3_SECRET_ACCESS_KEY"),
+            "addressing_style": env.str("LANTERN_S3_ADDRESSING_STYLE", default="path"),
+            "default_acl": None,
+            "querystring_expire": 300,
+            "file_overwrite": False,
+        },
+    }
+else:
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(DATA_DIR / "media"), "base_url": "/media-not-served/"},
+    }
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage",
+    },
+}
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+AUTH_USER_MODEL = "community.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if env.bool("LANTERN_FAST_PASSWORD_HASHER", default=False):
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOGIN_URL = "community:login"
+LOGIN_REDIRECT_URL = "community:home"
+LOGOUT_REDIRECT_URL = "community:login"
+
+# django-axes: lock a username from one address after repeated failures.
+AXES_FAILURE_LIMIT = env.int("LANTERN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("LANTERN_LOGIN_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "community/locked_out.html"
+AXES_ENABLED = env.bool("LANTERN_AXES_ENABLED", default=True)
+
+OTP_TOTP_ISSUER = "Lantern"
+
+EMAIL_CONFIG = env.email_url("LANTERN_EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("LANTERN_DEFAULT_FROM_EMAIL", default="lantern@localhost")
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español")]
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "community.api_auth.BearerTokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Lantern API",
+    "DESCRIPTION": "Partner cameras, sharing agreements, health and the audit trail.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Lantern's own settings.
+FIELD_ENCRYPTION_KEYS = env.list("LANTERN_FIELD_ENCRYPTION_KEYS", default=[]) or [
+    k for k in [_secret("FIELD_ENCRYPTION_KEY")] if k
+]
+TERMS_VERSION = env.str("LANTERN_TERMS_VERSION", default="2026-11")
+PROBE_TIMEOUT_S = env.float("LANTERN_PROBE_TIMEOUT_S", default=10.0)
+PROBE_INTERVAL_S = env.float("LANTERN_PROBE_INTERVAL_S", default=300.0)
+MAP_TILE_URL = env.str("LANTERN_MAP_TILE_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+MAP_TILE_ATTRIBUTION = env.str("LANTERN_MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors")
+MAP_CENTER = env.list("LANTERN_MAP_CENTER", cast=float, default=[42.3314, -83.0458])
+INVITATION_DAYS = env.int("LANTERN_INVITATION_DAYS", default=7)
+
+# Production hardening; `manage.py check --deploy` must be clean when LANTERN_DEBUG is off.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("LANTERN_BEHIND_PROXY", default=False) else None
+SECURE_SSL_REDIRECT = env.bool("LANTERN_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("LANTERN_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LANTERN_LOG_LEVEL", default="INFO")},
+    "loggers": {"axes": {"level": "WARNING"}},
+}

@@ -1,0 +1,1 @@
+"""The anonymous tip portal and its triage (built in a later issue)."""
