@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from cameras.models import Camera
 from community.models import Business, SharingAgreement, User
-from community.selectors import AnyUser, live_allowed_now
+from community.selectors import AnyUser, business_editable_by, live_allowed_now, owned_business_ids
 
 
 def cameras_visible_to(user: AnyUser) -> QuerySet[Camera]:
@@ -21,7 +21,7 @@ def cameras_visible_to(user: AnyUser) -> QuerySet[Camera]:
         return qs.none()
     assert isinstance(user, User)
     if user.is_owner:
-        return qs.filter(business__owner=user)
+        return qs.filter(business_id__in=owned_business_ids(user))
     if user.is_supervisor:
         return qs.exclude(business__state=Business.State.DRAFT)
     if user.is_monitor:
@@ -34,7 +34,7 @@ def camera_viewable_by(*, camera: Camera, user: AnyUser) -> bool:
 
 
 def camera_editable_by(*, camera: Camera, user: AnyUser) -> bool:
-    return bool(user.is_authenticated and user.is_active and camera.business.owner_id == user.pk)
+    return business_editable_by(business=camera.business, user=user)
 
 
 def cameras_search(

@@ -130,6 +130,8 @@ class Business(models.Model):
         SUSPENDED = "suspended", "Suspended"
 
     owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="businesses")
+    # Staff help run the business's cameras with the owner's rights, except verification matters.
+    staff = models.ManyToManyField(User, blank=True, related_name="staffed_businesses")
     name = models.CharField(max_length=120)
     contact_name = models.CharField(max_length=120)
     contact_email = models.EmailField()

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -28,7 +28,7 @@ def businesses_visible_to(user: AnyUser) -> QuerySet[Business]:
         return qs.none()
     assert isinstance(user, User)
     if user.is_owner:
-        return qs.filter(owner=user)
+        return qs.filter(pk__in=owned_business_ids(user))
     if user.is_supervisor:
         return qs.exclude(state=Business.State.DRAFT)
     if user.is_monitor:
@@ -47,8 +47,17 @@ def agreements_visible_to(user: AnyUser) -> QuerySet[SharingAgreement]:
     return qs
 
 
+def owned_business_ids(user: User) -> QuerySet[Business, int]:
+    """Ids of the businesses a person owns or is staff of, as a subquery."""
+    return Business.objects.filter(Q(owner=user) | Q(staff=user)).values("id")
+
+
 def business_editable_by(*, business: Business, user: AnyUser) -> bool:
-    return bool(user.is_authenticated and user.is_active and business.owner_id == user.pk)
+    return bool(
+        user.is_authenticated
+        and user.is_active
+        and (business.owner_id == user.pk or business.staff.filter(pk=user.pk).exists())
+    )
 
 
 def audit_events_visible_to(user: AnyUser) -> QuerySet[AuditEvent]:
@@ -60,7 +69,7 @@ def audit_events_visible_to(user: AnyUser) -> QuerySet[AuditEvent]:
     if user.is_supervisor:
         return qs
     if user.is_owner:
-        return qs.filter(business_id__in=list(user.businesses.values_list("id", flat=True)))
+        return qs.filter(business_id__in=owned_business_ids(user))
     return qs.none()
 
 

@@ -90,6 +90,10 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("LANTERN_DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'lantern.sqlite3'}"),
 }
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The embedded default keeps everything under one data folder; SQLite needs it to exist.
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("LANTERN_DB_CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -200,9 +204,10 @@ USE_I18N = True
 USE_TZ = True
 
 REST_FRAMEWORK = {
+    # The token class first, so that anonymous API calls get 401 with `WWW-Authenticate: Bearer`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "community.api_auth.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

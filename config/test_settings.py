@@ -1,0 +1,19 @@
+"""Settings for the test suite: the real settings, plus a fast hasher, eager Celery and a scratch data folder."""
+
+import tempfile
+from pathlib import Path
+
+from config.settings import *  # noqa: F403
+from config.settings import STORAGES
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PROBE_TIMEOUT_S = 5.0
+
+_scratch = Path(tempfile.mkdtemp(prefix="lantern-test-"))
+if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
+    STORAGES["default"]["OPTIONS"]["location"] = str(_scratch / "media")
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}

@@ -1,0 +1,124 @@
+"""Personas and helpers shared by every test.
+
+alice owns a verified business with two cameras under live-always terms; bob is her staff;
+charlie owns another business and must get a 404 for every one of alice's things; monica is a
+police monitor and sam a supervisor of the same agency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.test import APIClient
+
+from cameras.models import Camera
+from community.models import Agency, Business, SharingAgreement, Site, User
+from tests.factories import (
+    AgencyFactory,
+    AgreementFactory,
+    BusinessFactory,
+    CameraFactory,
+    OfficerFactory,
+    SiteFactory,
+    UserFactory,
+)
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def agency(db) -> Agency:
+    return AgencyFactory()
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return UserFactory(email="alice@example.com", full_name="Alice Owner")
+
+
+@pytest.fixture
+def bob(db, alice_business: Business) -> User:
+    bob = UserFactory(email="bob@example.com", full_name="Bob Staff")
+    alice_business.staff.add(bob)
+    return bob
+
+
+@pytest.fixture
+def charlie(db) -> User:
+    return UserFactory(email="charlie@example.com", full_name="Charlie Elsewhere")
+
+
+@pytest.fixture
+def monitor(db, agency: Agency) -> User:
+    return OfficerFactory(email="monica@police.example", full_name="Monica Monitor", agency=agency)
+
+
+@pytest.fixture
+def supervisor(db, agency: Agency) -> User:
+    return OfficerFactory(
+        email="sam@police.example", full_name="Sam Supervisor", agency=agency, role=User.Role.SUPERVISOR, is_staff=True
+    )
+
+
+@pytest.fixture
+def alice_business(alice: User) -> Business:
+    return BusinessFactory(owner=alice, name="Alice's Market")
+
+
+@pytest.fixture
+def alice_site(alice_business: Business) -> Site:
+    return SiteFactory(business=alice_business, name="Main Street")
+
+
+@pytest.fixture
+def alice_agreement(alice_business: Business) -> SharingAgreement:
+    return AgreementFactory(business=alice_business, name="Storefront, live always")
+
+
+@pytest.fixture
+def alice_camera(alice_site: Site, alice_agreement: SharingAgreement) -> Camera:
+    return CameraFactory(site=alice_site, name="Front door", agreement=alice_agreement)
+
+
+@pytest.fixture
+def charlie_camera(charlie: User) -> Camera:
+    business = BusinessFactory(owner=charlie, name="Charlie's Garage")
+    agreement = AgreementFactory(business=business)
+    return CameraFactory(site=SiteFactory(business=business), name="Garage door", agreement=agreement)
+
+
+def otp_device_for(user: User) -> TOTPDevice:
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="phone", defaults={"confirmed": True})
+    return device
+
+
+def log_in(client: Client, user: User) -> Client:
+    """Log a persona in the way the app would: police officers also pass the second factor."""
+    client.force_login(user)
+    if user.is_police:
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = otp_device_for(user).persistent_id
+        session.save()
+    return client
+
+
+@pytest.fixture
+def client_for(db) -> Callable[[User | None], Client]:
+    def make(user: User | None) -> Client:
+        client = Client()
+        return log_in(client, user) if user is not None else client
+
+    return make
+
+
+@pytest.fixture
+def api_client_for(db) -> Callable[[User | None], APIClient]:
+    def make(user: User | None) -> APIClient:
+        client = APIClient()
+        return log_in(client, user) if user is not None else client  # type: ignore[return-value]
+
+    return make
