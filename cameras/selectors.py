@@ -92,3 +92,10 @@ def cameras_due_for_probe() -> QuerySet[Camera]:
         .filter(Q(last_probe_at__isnull=True) | Q(last_probe_at__lt=cutoff))
         .exclude(business__state=Business.State.SUSPENDED)
     )
+
+
+def camera_events(*, camera: Camera, user: AnyUser) -> QuerySet[Any]:
+    """The audit events about one camera that this person may read."""
+    from community.selectors import audit_events_visible_to
+
+    return audit_events_visible_to(user).filter(camera_id=camera.pk)

@@ -1,1 +1,20 @@
-urlpatterns: list = []
+"""URLs for cameras: the owner's pages, the police map, list and camera page, and snapshots."""
+
+from django.urls import path
+
+from cameras import views
+
+app_name = "cameras"
+
+urlpatterns = [
+    path("portal/businesses/<int:business_id>/cameras/new/", views.camera_create, name="camera_create"),
+    path("portal/cameras/<int:camera_id>/", views.camera_detail, name="camera_detail"),
+    path("portal/cameras/<int:camera_id>/edit/", views.camera_edit, name="camera_edit"),
+    path("portal/cameras/<int:camera_id>/probe/", views.camera_probe, name="camera_probe"),
+    path("portal/cameras/<int:camera_id>/push-token/", views.camera_push_token_rotate, name="camera_push_token_rotate"),
+    path("portal/cameras/<int:camera_id>/delete/", views.camera_delete, name="camera_delete"),
+    path("police/map/", views.police_map, name="police_map"),
+    path("police/cameras/", views.police_camera_list, name="police_camera_list"),
+    path("police/cameras/<int:camera_id>/", views.police_camera_detail, name="police_camera_detail"),
+    path("cameras/<int:camera_id>/snapshot.jpg", views.camera_snapshot, name="camera_snapshot"),
+]

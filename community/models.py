@@ -23,6 +23,9 @@ class UserManager(BaseUserManager["User"]):
     def get_queryset(self) -> UserQuerySet:
         return UserQuerySet(self.model, using=self._db)
 
+    def police(self) -> UserQuerySet:
+        return self.get_queryset().police()
+
     def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
         user = self.model(email=email.strip().lower(), **extra)
         user.set_password(password)

@@ -528,3 +528,33 @@ def agreement_revoke(*, agreement: SharingAgreement, by: User, reason: str = "")
         actor=by, action="agreement.revoke", target=locked, details={"reason": reason, "cameras": locked.camera_ids()}
     )
     return locked
+
+
+@transaction.atomic
+def business_staff_add(*, business: Business, by: User, email: str) -> User:
+    """The owner adds an existing owner account as staff of the business."""
+    if business.owner_id != by.pk:
+        raise PermissionError("Only the owner adds staff.")
+    staff = User.objects.filter(email__iexact=email.strip(), role=User.Role.OWNER, is_active=True).first()
+    if staff is None:
+        raise ValidationError({"email": "No business account uses this email address; ask them to sign up first."})
+    if staff.pk == business.owner_id:
+        raise ValidationError({"email": "The owner is already in charge of this business."})
+    business.staff.add(staff)
+    audit_record(actor=by, action="business.staff_add", target=business, details={"staff": staff.email})
+    return staff
+
+
+@transaction.atomic
+def business_staff_remove(*, business: Business, by: User, staff: User) -> None:
+    if business.owner_id != by.pk:
+        raise PermissionError("Only the owner removes staff.")
+    business.staff.remove(staff)
+    audit_record(actor=by, action="business.staff_remove", target=business, details={"staff": staff.email})
+
+
+@transaction.atomic
+def otp_device_confirm(*, device: Any, by: User) -> None:
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    audit_record(actor=by, action="auth.2fa_enrolled", target=by)

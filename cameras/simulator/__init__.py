@@ -1,1 +1,5 @@
-"""tmp"""
+"""A loopback RTSP server that serves synthetic H.264/H.265 street-camera streams for tests and demos."""
+
+from cameras.simulator.server import CameraSimulator
+
+__all__ = ["CameraSimulator"]

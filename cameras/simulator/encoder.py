@@ -64,15 +64,16 @@ def encoder_open(*, settings: EncoderSettings) -> av.VideoCodecContext:
     ctx.max_b_frames = 0
     keyint = settings.gop_frames
     kbps = max(1, settings.bitrate // 1000)
-    # scenecut=0 keeps keyframes exactly one GOP apart; the VBV cap makes the bitrate camera-like (near CBR);
-    # repeat-headers lets a client that joins at any IDR decode without the SDP.
+    # scenecut=0 keeps keyframes exactly one GOP apart; repeat-headers lets a client that joins at any IDR
+    # decode without the SDP. Our scene is simpler than a real street, so x264 pads to the bitrate with filler
+    # (nal-hrd=cbr) the way a camera in CBR mode does; bandwidth tests then see the load they asked for.
     if settings.codec == "h264":
         ctx.options = {
             "preset": "ultrafast",
             "tune": "zerolatency",
             "x264-params": (
                 f"keyint={keyint}:min-keyint={keyint}:scenecut=0:bframes=0:repeat-headers=1:annexb=1"
-                f":vbv-maxrate={kbps}:vbv-bufsize={kbps}"
+                f":vbv-maxrate={kbps}:vbv-bufsize={kbps}:nal-hrd=cbr"
             ),
         }
     else:

@@ -64,11 +64,99 @@ async def message_read(*, reader: asyncio.StreamReader) -> RtspRequest | Interle
         while first in (b"\r", b"\n"):
             first = await reader.readexactly(1)
         if first == b"$":
-            channel, length = (await reader.readexactly(3))[0], int.from_bytes((await reader.readexactly(2)) if False else b"", "big")
-            raise AssertionError  # replaced below
+            prefix = await reader.readexactly(3)
+            payload = await reader.readexactly(int.from_bytes(prefix[1:3], "big"))
+            return InterleavedFrame(channel=prefix[0], payload=payload)
         head = first + await reader.readuntil(b"\r\n\r\n")
     except (asyncio.IncompleteReadError, ConnectionError):
         return None
     except asyncio.LimitOverrunError as exc:
         raise MalformedRequest("request headers too long") from exc
-    return await _request_parse(reader=reader, head=head)
+    request = request_parse(head=head)
+    length = request.header("Content-Length")
+    if length:
+        if not length.isdigit() or int(length) > MAX_BODY:
+            raise MalformedRequest("bad Content-Length")
+        try:
+            request.body = await reader.readexactly(int(length))
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return None
+    return request
+
+
+def request_parse(*, head: bytes) -> RtspRequest:
+    """The request line and headers of one RTSP request (everything up to the blank line)."""
+    try:
+        lines = head.decode("utf-8").split("\r\n")
+    except UnicodeDecodeError as exc:
+        raise MalformedRequest("request is not UTF-8") from exc
+    parts = lines[0].split()
+    if len(parts) != 3:
+        raise MalformedRequest(f"bad request line {lines[0][:80]!r}")
+    request = RtspRequest(method=parts[0].upper(), uri=parts[1], version=parts[2])
+    for line in lines[1:]:
+        if not line:
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise MalformedRequest(f"bad header line {line[:80]!r}")
+        request.headers[name.strip().lower()] = value.strip()
+    return request
+
+
+def response_format(
+    *, status: int, cseq: str | None, headers: list[tuple[str, str]] | None = None, body: bytes = b""
+) -> bytes:
+    lines = [f"RTSP/1.0 {status} {REASONS.get(status, 'Error')}"]
+    if cseq is not None:
+        lines.append(f"CSeq: {cseq}")
+    lines.append("Server: Lantern camera simulator")
+    lines.extend(f"{name}: {value}" for name, value in headers or [])
+    if body:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+@dataclass(frozen=True)
+class TransportSpec:
+    """One alternative from a client's Transport header that we can serve."""
+
+    tcp: bool
+    interleaved: tuple[int, int] | None = None
+    client_port: tuple[int, int] | None = None
+
+
+def transport_choose(*, header: str) -> TransportSpec | None:
+    """The first unicast RTP/AVP alternative in a Transport header we support (TCP interleaved or UDP)."""
+    for alternative in header.split(","):
+        fields = [f.strip() for f in alternative.split(";") if f.strip()]
+        if not fields:
+            continue
+        protocol = fields[0].upper()
+        params = {}
+        for item in fields[1:]:
+            name, _, value = item.partition("=")
+            params[name.strip().lower()] = value.strip()
+        if "multicast" in params:
+            continue
+        if protocol == "RTP/AVP/TCP":
+            return TransportSpec(tcp=True, interleaved=_port_pair(params.get("interleaved")))
+        if protocol in ("RTP/AVP", "RTP/AVP/UDP"):
+            ports = _port_pair(params.get("client_port"))
+            if ports is not None:
+                return TransportSpec(tcp=False, client_port=ports)
+    return None
+
+
+def _port_pair(value: str | None) -> tuple[int, int] | None:
+    if not value:
+        return None
+    first, _, second = value.partition("-")
+    try:
+        low = int(first)
+        high = int(second) if second else low + 1
+    except ValueError:
+        return None
+    if not (0 <= low <= 65535 and 0 <= high <= 65535):
+        return None
+    return low, high

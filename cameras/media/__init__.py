@@ -1,0 +1,1 @@
+"""Reading camera media: probing streams for health, codec and a snapshot."""

@@ -1,0 +1,52 @@
+// Police map of partner cameras: compact rows from the API, clustered markers, filters by health and mode.
+// Rows are [id, lat, lng, health, mode, name, site]; markers are built once and filtered in place.
+(function () {
+  "use strict";
+  var el = document.getElementById("camera-map");
+  if (!el || !window.L) return;
+  var center = (el.dataset.center || "42.3314,-83.0458").split(",").map(Number);
+  var map = L.map(el, { preferCanvas: true }).setView(center, 12);
+  if (el.dataset.tileUrl) {
+    // Without a reachable tile server the map is a plain background; markers and clusters still work.
+    L.tileLayer(el.dataset.tileUrl, { maxZoom: 19, attribution: el.dataset.tileAttribution || "" }).addTo(map);
+  }
+  var cluster = L.markerClusterGroup({ chunkedLoading: true, chunkInterval: 100, removeOutsideVisibleBounds: true, spiderfyOnMaxZoom: true });
+  map.addLayer(cluster);
+  var count = document.getElementById("map-count");
+  var markers = [];
+  var icons = {};
+  function icon(health, mode) {
+    var key = health + "/" + mode;
+    if (!icons[key]) icons[key] = L.divIcon({ className: "", html: '<div class="cam-marker health-' + health + " mode-" + (mode || "none") + '"></div>', iconSize: [14, 14] });
+    return icons[key];
+  }
+  function url(template, id) { return template.replace("/0/", "/" + id + "/"); }
+  function esc(s) { var d = document.createElement("div"); d.textContent = s; return d.innerHTML; }
+  function checked(name) {
+    return Array.prototype.map.call(document.querySelectorAll('input[name="' + name + '"]:checked'), function (i) { return i.value; });
+  }
+  function apply() {
+    var health = checked("health"), mode = checked("mode");
+    var shown = markers.filter(function (m) { return health.indexOf(m.row[3]) >= 0 && mode.indexOf(m.row[4]) >= 0; });
+    cluster.clearLayers();
+    cluster.addLayers(shown);
+    count.textContent = shown.length + " of " + markers.length + " cameras shown";
+  }
+  fetch(el.dataset.featuresUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+    .then(function (data) {
+      markers = data.cameras.map(function (row) {
+        var m = L.marker([row[1], row[2]], { icon: icon(row[3], row[4]), title: row[5] });
+        m.row = row;
+        m.bindPopup(function () {
+          return '<div class="popup"><a href="' + url(el.dataset.cameraUrl, row[0]) + '"><strong>' + esc(row[5]) + "</strong></a><br>" +
+            esc(row[6]) + " · " + esc(row[3]) + '<img loading="lazy" alt="" src="' + url(el.dataset.snapshotUrl, row[0]) + '" onerror="this.remove()"></div>';
+        });
+        return m;
+      });
+      apply();
+      if (markers.length) map.fitBounds(cluster.getBounds(), { maxZoom: 16, padding: [20, 20] });
+    })
+    .catch(function (err) { count.textContent = "Could not load cameras (" + err.message + ")."; });
+  document.querySelectorAll('.map-panel input[type="checkbox"]').forEach(function (i) { i.addEventListener("change", apply); });
+})();
