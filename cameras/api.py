@@ -1,0 +1,358 @@
+"""The REST API for cameras: the registry, stream credentials, probes, snapshots and the map."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.decorators import action
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from cameras import selectors, services
+from cameras.credentials import stream_url_validate
+from cameras.models import Camera
+from cameras.tasks import camera_probe_task
+from community.api import (
+    ApiViewSet,
+    body,
+    get_site_for_viewer,
+    query_params,
+    require_editor,
+)
+from community.models import SharingAgreement, Site, User
+from community.selectors import agreements_visible_to, owned_business_ids, sites_visible_to
+
+
+def get_camera_for_viewer(user: Any, camera_id: Any) -> Camera:
+    camera = selectors.cameras_visible_to(user).filter(pk=camera_id).first()
+    if camera is None:
+        raise exceptions.NotFound
+    return camera
+
+
+class CameraSerializer(serializers.ModelSerializer):
+    """What anyone who may see the camera reads; the stream address (masked) and the push token's
+    hint only for the business's owner and staff. The encrypted address and passwords never leave."""
+
+    mode = serializers.CharField(source="agreement.mode", read_only=True, allow_null=True, default=None)
+    stream_url_masked = serializers.SerializerMethodField()
+    push_token_hint = serializers.SerializerMethodField()
+    has_snapshot = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Camera
+        fields = [
+            "id",
+            "business",
+            "site",
+            "name",
+            "source",
+            "placement",
+            "views",
+            "agreement",
+            "mode",
+            "stream_url_masked",
+            "push_token_hint",
+            "health",
+            "health_message",
+            "last_seen_at",
+            "last_probe_at",
+            "codec",
+            "profile",
+            "width",
+            "height",
+            "fps",
+            "has_snapshot",
+            "snapshot_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def _for_editor(self, camera: Camera) -> bool:
+        return camera.business_id in self.context.get("editable_business_ids", ())
+
+    def get_stream_url_masked(self, camera: Camera) -> str | None:
+        return camera.stream_url_masked if self._for_editor(camera) else None
+
+    def get_push_token_hint(self, camera: Camera) -> str | None:
+        return camera.push_token_hint if self._for_editor(camera) else None
+
+    def get_has_snapshot(self, camera: Camera) -> bool:
+        return bool(camera.snapshot)
+
+
+class EnrolledCameraSerializer(CameraSerializer):
+    push_token = serializers.CharField(
+        read_only=True, allow_null=True, help_text="Push cameras only; shown this once, never again."
+    )
+
+    class Meta(CameraSerializer.Meta):
+        fields = [*CameraSerializer.Meta.fields, "push_token"]
+        read_only_fields = fields
+
+
+def _editable_business_ids(user: Any) -> set[int]:
+    if not (user.is_authenticated and user.is_owner):
+        return set()
+    return {row["id"] for row in owned_business_ids(user)}
+
+
+def _camera_data(request: Request, camera: Camera, serializer_class: type[CameraSerializer] = CameraSerializer,
+                 **extra: Any) -> Any:
+    context = {"editable_business_ids": _editable_business_ids(request.user)}
+    return serializer_class(camera if not extra else _with(camera, **extra), context=context).data
+
+
+def _with(camera: Camera, **extra: Any) -> Camera:
+    for name, value in extra.items():
+        setattr(camera, name, value)
+    return camera
+
+
+class StreamFields(serializers.Serializer):
+    """The stream address is checked here with the same rule the services apply, so that a mistake
+    comes back on the `stream_url` field rather than as a message about the whole request."""
+
+    stream_url = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, help_text="rtsp://, rtsps://, http:// or https://"
+    )
+    stream_username = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    stream_password = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=200, write_only=True, style={"input_type": "password"}
+    )
+
+    def validate_stream_url(self, value: str) -> str:
+        if value == "":
+            return value
+        try:
+            return stream_url_validate(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+
+
+class CameraCreateSerializer(StreamFields):
+    site = serializers.IntegerField()
+    name = serializers.CharField()
+    source = serializers.ChoiceField(choices=Camera.Source.choices, default=Camera.Source.PULL)
+    placement = serializers.ChoiceField(choices=Camera.Placement.choices, default=Camera.Placement.OUTDOOR)
+    views = serializers.CharField(required=False, allow_blank=True, default="")
+    agreement = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["source"] == Camera.Source.PULL and not attrs.get("stream_url"):
+            raise serializers.ValidationError(
+                {"stream_url": ["Enter the camera's stream address, for example rtsp://192.0.2.10:554/stream1."]}
+            )
+        return attrs
+
+
+class CameraUpdateSerializer(StreamFields):
+    name = serializers.CharField(required=False)
+    site = serializers.IntegerField(required=False)
+    placement = serializers.ChoiceField(choices=Camera.Placement.choices, required=False)
+    views = serializers.CharField(required=False, allow_blank=True)
+    agreement = serializers.IntegerField(required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The services put a username and password only into a newly given address; we never
+        # decrypt the stored one here, so new credentials come with the address they belong to.
+        if (attrs.get("stream_username") or attrs.get("stream_password")) and not attrs.get("stream_url"):
+            raise serializers.ValidationError(
+                {"stream_url": ["Send the stream address together with its new username and password."]}
+            )
+        return attrs
+
+
+class CameraFilterSerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, allow_blank=True, default="", help_text="Name, view, site or business.")
+    health = serializers.ChoiceField(choices=Camera.Health.choices, required=False, default="")
+    mode = serializers.ChoiceField(choices=SharingAgreement.Mode.choices, required=False, default="")
+    placement = serializers.ChoiceField(choices=Camera.Placement.choices, required=False, default="")
+    business = serializers.IntegerField(required=False)
+
+
+class PushTokenSerializer(serializers.Serializer):
+    push_token = serializers.CharField(help_text="Shown this once; the camera sends it to ingest its stream.")
+    push_token_hint = serializers.CharField()
+
+
+_MAP_ROW = "[id, latitude, longitude, health, mode, name, site name]; mode is empty for cameras without terms."
+
+
+def _site_in(user: Any, site_id: int) -> Site:
+    site = sites_visible_to(user).filter(pk=site_id).first()
+    if site is None:
+        raise exceptions.ValidationError({"site": ["Choose one of this business's sites."]})
+    return site
+
+
+def _agreement_in(user: Any, agreement_id: int | None) -> SharingAgreement | None:
+    if agreement_id is None:
+        return None
+    agreement = agreements_visible_to(user).filter(pk=agreement_id).first()
+    if agreement is None:
+        raise exceptions.ValidationError({"agreement": ["Choose sharing terms of this business."]})
+    return agreement
+
+
+class JPEGRenderer(BaseRenderer):
+    """Lets clients send `Accept: image/jpeg` to the snapshot; the view hands back the bytes itself."""
+
+    media_type = "image/jpeg"
+    format = "jpg"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return data if isinstance(data, bytes) else b""
+
+
+class JSONForErrors(DefaultContentNegotiation):
+    """A snapshot's errors go out as JSON even to a client that asked only for a JPEG."""
+
+    def select_renderer(self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
+class CameraViewSet(ApiViewSet):
+    """The camera registry. Owners and staff enrol and change cameras; police read those shared with them."""
+
+    queryset = Camera.objects.none()  # for the schema; rows come from the selectors
+    serializer_class = CameraSerializer
+
+    @extend_schema(parameters=[CameraFilterSerializer])
+    def list(self, request: Request) -> Response:
+        filters = query_params(request, CameraFilterSerializer)
+        rows = selectors.cameras_search(
+            user=request.user,
+            q=filters["q"],
+            health=filters["health"],
+            mode=filters["mode"],
+            placement=filters["placement"],
+            business_id=filters.get("business"),
+        )
+        return self.paginated(rows, CameraSerializer, editable_business_ids=_editable_business_ids(request.user))
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        camera = get_camera_for_viewer(request.user, pk)
+        if request.user.is_police:
+            # Police looking at a partner's camera leave a trace the owner can read, as on the web page.
+            services.camera_view_record(camera=camera, by=request.user, what="page")
+        return Response(_camera_data(request, camera))
+
+    @extend_schema(request=CameraCreateSerializer, responses={201: EnrolledCameraSerializer})
+    def create(self, request: Request) -> Response:
+        site_ref = body(request, _SiteRefSerializer)
+        site = get_site_for_viewer(request.user, site_ref["site"])
+        require_editor(request.user, site.business)
+        data = body(request, CameraCreateSerializer)
+        del data["site"]
+        data["agreement"] = _agreement_in(request.user, data["agreement"])
+        camera, push_token = services.camera_create(business=site.business, by=request.user, site=site, **data)
+        camera = get_camera_for_viewer(request.user, camera.pk)
+        return Response(
+            _camera_data(request, camera, EnrolledCameraSerializer, push_token=push_token),
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(request=CameraUpdateSerializer, responses={200: CameraSerializer})
+    def partial_update(self, request: Request, pk: str) -> Response:
+        camera = get_camera_for_viewer(request.user, pk)
+        require_editor(request.user, camera.business)
+        data = body(request, CameraUpdateSerializer)
+        if "site" in data:
+            data["site"] = _site_in(request.user, data["site"])
+        if "agreement" in data:
+            data["agreement"] = _agreement_in(request.user, data["agreement"])
+        camera = services.camera_update(camera=camera, by=request.user, **data)
+        return Response(_camera_data(request, camera))
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, pk: str) -> Response:
+        camera = get_camera_for_viewer(request.user, pk)
+        require_editor(request.user, camera.business)
+        services.camera_delete(camera=camera, by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=None,
+        responses={202: CameraSerializer, 400: OpenApiResponse(description="Push cameras are not probed.")},
+        description="Queue a probe of the stream; the camera's health and snapshot change when it finishes.",
+    )
+    @action(detail=True, methods=["post"])
+    def probe(self, request: Request, pk: str) -> Response:
+        camera = get_camera_for_viewer(request.user, pk)
+        if not request.user.is_supervisor:
+            require_editor(request.user, camera.business)
+        if camera.source != Camera.Source.PULL:
+            raise exceptions.ValidationError({"detail": "Push cameras report their own health when they connect."})
+        camera_probe_task.delay(camera.pk)
+        camera.refresh_from_db()
+        return Response(_camera_data(request, camera), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        responses={200: PushTokenSerializer, 400: OpenApiResponse(description="Only push cameras have a token.")},
+        description="Replace the push token; the old one stops working at once.",
+    )
+    @action(detail=True, methods=["post"], url_path="push-token")
+    def push_token(self, request: Request, pk: str) -> Response:
+        camera = get_camera_for_viewer(request.user, pk)
+        require_editor(request.user, camera.business)
+        token = services.camera_push_token_rotate(camera=camera, by=request.user)
+        return Response({"push_token": token, "push_token_hint": token[-4:]})
+
+    @extend_schema(
+        responses={
+            (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="The latest probe's snapshot."),
+            404: OpenApiResponse(description="No such camera, or no snapshot yet."),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        renderer_classes=[JPEGRenderer],
+        content_negotiation_class=JSONForErrors,
+    )
+    def snapshot(self, request: Request, pk: str) -> FileResponse:
+        camera = get_camera_for_viewer(request.user, pk)
+        if not camera.snapshot:
+            raise exceptions.NotFound("This camera has no snapshot yet.")
+        try:
+            image = camera.snapshot.open("rb")
+        except FileNotFoundError:
+            raise exceptions.NotFound("This camera has no snapshot yet.") from None
+        if request.user.is_police:
+            services.camera_view_record(camera=camera, by=request.user, what="snapshot")
+        response = FileResponse(image, content_type="image/jpeg")
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "CameraMap",
+                {"cameras": serializers.ListField(child=serializers.ListField(child=serializers.JSONField()),
+                                                  help_text=_MAP_ROW)},
+            )
+        },
+        description="Every camera the caller may see, as compact rows for the map.",
+    )
+    @action(detail=False, methods=["get"], url_path="map")
+    def map(self, request: Request) -> Response:
+        return Response({"cameras": selectors.camera_map_features(user=request.user)})
+
+
+class _SiteRefSerializer(serializers.Serializer):
+    site = serializers.IntegerField()
+
+
+__all__ = ["CameraViewSet", "User"]
