@@ -26,7 +26,7 @@ from community.api import (
     query_params,
     require_editor,
 )
-from community.models import SharingAgreement, Site, User
+from community.models import SharingAgreement, Site
 from community.selectors import agreements_visible_to, owned_business_ids, sites_visible_to
 
 
@@ -41,7 +41,9 @@ class CameraSerializer(serializers.ModelSerializer):
     """What anyone who may see the camera reads; the stream address (masked) and the push token's
     hint only for the business's owner and staff. The encrypted address and passwords never leave."""
 
-    mode = serializers.CharField(source="agreement.mode", read_only=True, allow_null=True, default=None)
+    mode = serializers.ChoiceField(
+        choices=SharingAgreement.Mode.choices, source="agreement.mode", read_only=True, allow_null=True, default=None
+    )
     stream_url_masked = serializers.SerializerMethodField()
     push_token_hint = serializers.SerializerMethodField()
     has_snapshot = serializers.SerializerMethodField()
@@ -105,16 +107,8 @@ def _editable_business_ids(user: Any) -> set[int]:
     return {row["id"] for row in owned_business_ids(user)}
 
 
-def _camera_data(request: Request, camera: Camera, serializer_class: type[CameraSerializer] = CameraSerializer,
-                 **extra: Any) -> Any:
-    context = {"editable_business_ids": _editable_business_ids(request.user)}
-    return serializer_class(camera if not extra else _with(camera, **extra), context=context).data
-
-
-def _with(camera: Camera, **extra: Any) -> Camera:
-    for name, value in extra.items():
-        setattr(camera, name, value)
-    return camera
+def _camera_data(request: Request, camera: Camera) -> dict[str, Any]:
+    return dict(CameraSerializer(camera, context={"editable_business_ids": _editable_business_ids(request.user)}).data)
 
 
 class StreamFields(serializers.Serializer):
@@ -171,6 +165,10 @@ class CameraUpdateSerializer(StreamFields):
         return attrs
 
 
+class SiteRefSerializer(serializers.Serializer):
+    site = serializers.IntegerField()
+
+
 class CameraFilterSerializer(serializers.Serializer):
     q = serializers.CharField(required=False, allow_blank=True, default="", help_text="Name, view, site or business.")
     health = serializers.ChoiceField(choices=Camera.Health.choices, required=False, default="")
@@ -203,20 +201,9 @@ def _agreement_in(user: Any, agreement_id: int | None) -> SharingAgreement | Non
     return agreement
 
 
-class JPEGRenderer(BaseRenderer):
-    """Lets clients send `Accept: image/jpeg` to the snapshot; the view hands back the bytes itself."""
-
-    media_type = "image/jpeg"
-    format = "jpg"
-    charset = None
-    render_style = "binary"
-
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
-        return data if isinstance(data, bytes) else b""
-
-
 class JSONForErrors(DefaultContentNegotiation):
-    """A snapshot's errors go out as JSON even to a client that asked only for a JPEG."""
+    """The snapshot view returns the JPEG itself; its errors go out as JSON even to a client that
+    asked only for `image/jpeg` (which would otherwise be refused with 406 before the view runs)."""
 
     def select_renderer(self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None) -> Any:
         return renderers[0], renderers[0].media_type
@@ -250,18 +237,14 @@ class CameraViewSet(ApiViewSet):
 
     @extend_schema(request=CameraCreateSerializer, responses={201: EnrolledCameraSerializer})
     def create(self, request: Request) -> Response:
-        site_ref = body(request, _SiteRefSerializer)
+        site_ref = body(request, SiteRefSerializer)
         site = get_site_for_viewer(request.user, site_ref["site"])
         require_editor(request.user, site.business)
         data = body(request, CameraCreateSerializer)
         del data["site"]
         data["agreement"] = _agreement_in(request.user, data["agreement"])
         camera, push_token = services.camera_create(business=site.business, by=request.user, site=site, **data)
-        camera = get_camera_for_viewer(request.user, camera.pk)
-        return Response(
-            _camera_data(request, camera, EnrolledCameraSerializer, push_token=push_token),
-            status=status.HTTP_201_CREATED,
-        )
+        return Response({**_camera_data(request, camera), "push_token": push_token}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=CameraUpdateSerializer, responses={200: CameraSerializer})
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -290,8 +273,8 @@ class CameraViewSet(ApiViewSet):
     @action(detail=True, methods=["post"])
     def probe(self, request: Request, pk: str) -> Response:
         camera = get_camera_for_viewer(request.user, pk)
-        if not request.user.is_supervisor:
-            require_editor(request.user, camera.business)
+        if not (request.user.is_supervisor or selectors.camera_editable_by(camera=camera, user=request.user)):
+            raise exceptions.PermissionDenied("Only the camera's owner and staff, or a supervisor, can probe it.")
         if camera.source != Camera.Source.PULL:
             raise exceptions.ValidationError({"detail": "Push cameras report their own health when they connect."})
         camera_probe_task.delay(camera.pk)
@@ -319,7 +302,6 @@ class CameraViewSet(ApiViewSet):
     @action(
         detail=True,
         methods=["get"],
-        renderer_classes=[JPEGRenderer],
         content_negotiation_class=JSONForErrors,
     )
     def snapshot(self, request: Request, pk: str) -> FileResponse:
@@ -340,8 +322,11 @@ class CameraViewSet(ApiViewSet):
         responses={
             200: inline_serializer(
                 "CameraMap",
-                {"cameras": serializers.ListField(child=serializers.ListField(child=serializers.JSONField()),
-                                                  help_text=_MAP_ROW)},
+                {
+                    "cameras": serializers.ListField(
+                        child=serializers.ListField(child=serializers.JSONField()), help_text=_MAP_ROW
+                    )
+                },
             )
         },
         description="Every camera the caller may see, as compact rows for the map.",
@@ -349,10 +334,3 @@ class CameraViewSet(ApiViewSet):
     @action(detail=False, methods=["get"], url_path="map")
     def map(self, request: Request) -> Response:
         return Response({"cameras": selectors.camera_map_features(user=request.user)})
-
-
-class _SiteRefSerializer(serializers.Serializer):
-    site = serializers.IntegerField()
-
-
-__all__ = ["CameraViewSet", "User"]

@@ -59,7 +59,9 @@ class ApiViewSet(ServiceErrors, viewsets.GenericViewSet):
     filter_backends: list[Any] = []
     lookup_value_regex = r"\d+"
 
-    def paginated(self, rows: QuerySet[Any], serializer_class: type[serializers.Serializer], **context: Any) -> Response:
+    def paginated(
+        self, rows: QuerySet[Any], serializer_class: type[serializers.Serializer], **context: Any
+    ) -> Response:
         page = self.paginate_queryset(rows)
         data = serializer_class(page, many=True, context={"request": self.request, **context}).data
         return self.get_paginated_response(data)
@@ -125,7 +127,7 @@ class ReasonSerializer(serializers.Serializer):
 # ---------------------------------------------------------------- tokens
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenCreateSerializer(serializers.Serializer):
     email = serializers.CharField(max_length=254)
     password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
     otp = serializers.CharField(
@@ -150,7 +152,7 @@ class TokenView(ServiceErrors, APIView):
         return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
 
     @extend_schema(
-        request=TokenRequestSerializer,
+        request=TokenCreateSerializer,
         responses={
             200: TokenSerializer,
             400: OpenApiResponse(description="Wrong email, password or two-factor code."),
@@ -159,7 +161,7 @@ class TokenView(ServiceErrors, APIView):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        data = body(request, TokenRequestSerializer)
+        data = body(request, TokenCreateSerializer)
         django_request = request._request
         user = authenticate(request=django_request, username=data["email"], password=data["password"])
         if getattr(django_request, "axes_locked_out", False):
@@ -177,9 +179,7 @@ class TokenView(ServiceErrors, APIView):
                 )
             if not data["otp"] or not any(device.verify_token(data["otp"]) for device in devices):
                 # Counts towards the lockout (and the audit trail) like a wrong password.
-                user_login_failed.send(
-                    sender=__name__, credentials={"username": data["email"]}, request=django_request
-                )
+                user_login_failed.send(sender=__name__, credentials={"username": data["email"]}, request=django_request)
                 raise exceptions.ValidationError({"otp": ["Enter the current 6-digit code from your authenticator."]})
         token = _token_issue(user=user, request=django_request)
         return Response({"token": token.key})
@@ -571,7 +571,7 @@ class AuditEventViewSet(ApiViewSet):
 
 # ---------------------------------------------------------------- officers
 
-_POLICE_ROLES = [(User.Role.MONITOR.value, User.Role.MONITOR.label), (User.Role.SUPERVISOR.value, User.Role.SUPERVISOR.label)]
+_POLICE_ROLES = [(role.value, role.label) for role in (User.Role.MONITOR, User.Role.SUPERVISOR)]
 
 
 class OfficerSerializer(serializers.ModelSerializer):
@@ -583,7 +583,7 @@ class OfficerSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class InvitationRequestSerializer(serializers.Serializer):
+class InvitationCreateSerializer(serializers.Serializer):
     email = serializers.EmailField()
     full_name = serializers.CharField(max_length=150)
     role = serializers.ChoiceField(choices=_POLICE_ROLES)
@@ -626,12 +626,12 @@ class OfficerViewSet(ApiViewSet):
         return Response(OfficerSerializer(get_officer_for_supervisor(request.user, pk)).data)
 
     @extend_schema(
-        request=InvitationRequestSerializer,
+        request=InvitationCreateSerializer,
         responses={201: InvitationSerializer},
         description="Invite an officer to your agency; the link goes to them by email, never into this answer.",
     )
     def create(self, request: Request) -> Response:
-        data = body(request, InvitationRequestSerializer)
+        data = body(request, InvitationCreateSerializer)
         invitation, _token = services.invitation_create(by=request.user, **data)
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
@@ -680,4 +680,3 @@ class TransparencyView(APIView):
     @extend_schema(responses={200: TransparencyReportSerializer}, auth=[])
     def get(self, request: Request) -> Response:
         return Response(TransparencyReportSerializer(selectors.transparency_report()).data)
-
