@@ -74,7 +74,9 @@ def camera_map_features(*, user: AnyUser) -> list[list[Any]]:
     rows = cameras_visible_to(user).values_list(
         "id", "site__latitude", "site__longitude", "health", "agreement__mode", "name", "site__name"
     )
-    return [[pk, float(lat), float(lng), health, mode or "", name, site] for pk, lat, lng, health, mode, name, site in rows]
+    return [
+        [pk, float(lat), float(lng), health, mode or "", name, site] for pk, lat, lng, health, mode, name, site in rows
+    ]
 
 
 def camera_live_allowed_now(*, camera: Camera) -> bool:

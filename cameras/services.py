@@ -79,7 +79,13 @@ def camera_create(
     """
     _check_site_and_agreement(business=business, site=site, agreement=agreement)
     camera = Camera(
-        business=business, site=site, name=name.strip(), source=source, placement=placement, views=views, agreement=agreement
+        business=business,
+        site=site,
+        name=name.strip(),
+        source=source,
+        placement=placement,
+        views=views,
+        agreement=agreement,
     )
     push_token = None
     if source == Camera.Source.PULL:

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -180,7 +180,7 @@ def police_camera_detail(request: HttpRequest, camera_id: int) -> HttpResponse:
 
 
 @login_required
-def camera_snapshot(request: HttpRequest, camera_id: int) -> HttpResponse:
+def camera_snapshot(request: HttpRequest, camera_id: int) -> HttpResponseBase:
     camera = _get_camera_for_viewer(request, camera_id)
     if not camera.snapshot:
         raise Http404

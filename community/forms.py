@@ -11,10 +11,12 @@ from django.core.exceptions import ValidationError
 
 from community.models import TIMEZONE_CHOICES, WEEKDAYS, Business, SharingAgreement, Site, User
 
-DAY_NAMES = dict(zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"), strict=True))
+DAY_NAMES = dict(
+    zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"), strict=True)
+)
 
 
-def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
+def add_service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
     """Show a service's ValidationError on the form: field errors by field, the rest at the top."""
     if hasattr(exc, "error_dict"):
         for field, errors in exc.error_dict.items():
@@ -24,12 +26,16 @@ def add_service_errors(form: forms.Form, exc: ValidationError) -> None:
 
 
 class LoginForm(AuthenticationForm):
-    username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
+    username = forms.EmailField(
+        label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
 
 
 class PasswordPairForm(forms.Form):
     password1 = forms.CharField(label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    password2 = forms.CharField(label="Password again", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(
+        label="Password again", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -37,7 +43,9 @@ class PasswordPairForm(forms.Form):
             self.add_error("password2", "The two passwords are not the same.")
         elif data.get("password1"):
             try:
-                validate_password(data["password1"], User(email=data.get("email", ""), full_name=data.get("full_name", "")))
+                validate_password(
+                    data["password1"], User(email=data.get("email", ""), full_name=data.get("full_name", ""))
+                )
             except ValidationError as exc:
                 self.add_error("password1", exc)
         return data
@@ -79,12 +87,18 @@ class SiteForm(forms.ModelForm):
 
 class AgreementForm(forms.Form):
     name = forms.CharField(max_length=120, label="Name for these terms", initial="Sharing terms")
-    mode = forms.ChoiceField(choices=SharingAgreement.Mode.choices, widget=forms.RadioSelect, label="Police may watch live")
-    alarm_window_minutes = forms.IntegerField(min_value=1, max_value=240, initial=15, label="Minutes of live access after an alarm")
+    mode = forms.ChoiceField(
+        choices=SharingAgreement.Mode.choices, widget=forms.RadioSelect, label="Police may watch live"
+    )
+    alarm_window_minutes = forms.IntegerField(
+        min_value=1, max_value=240, initial=15, label="Minutes of live access after an alarm"
+    )
     recording_allowed = forms.BooleanField(required=False, label="Allow recording for evidence requests")
     retention_days = forms.IntegerField(min_value=1, max_value=90, initial=30, label="Keep recordings for (days)")
-    evidence_preapproved = forms.BooleanField(required=False, label="Pre-approve evidence requests (no case-by-case answer)")
-    cameras = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple, required=False)
+    evidence_preapproved = forms.BooleanField(
+        required=False, label="Pre-approve evidence requests (no case-by-case answer)"
+    )
+    cameras: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple, required=False)
     terms_accepted = forms.BooleanField(required=True, label="I accept the sharing terms")
 
     def __init__(self, *args: Any, business: Business, **kwargs: Any) -> None:
@@ -92,8 +106,12 @@ class AgreementForm(forms.Form):
         self.fields["cameras"].queryset = business.cameras.all()  # type: ignore[attr-defined]
         self.fields["terms_accepted"].error_messages["required"] = "Accept the sharing terms to continue."
         for day in WEEKDAYS:
-            self.fields[f"{day}_start"] = forms.TimeField(required=False, label=f"{DAY_NAMES[day]} from", widget=forms.TimeInput(attrs={"type": "time"}))
-            self.fields[f"{day}_end"] = forms.TimeField(required=False, label=f"{DAY_NAMES[day]} until", widget=forms.TimeInput(attrs={"type": "time"}))
+            self.fields[f"{day}_start"] = forms.TimeField(
+                required=False, label=f"{DAY_NAMES[day]} from", widget=forms.TimeInput(attrs={"type": "time"})
+            )
+            self.fields[f"{day}_end"] = forms.TimeField(
+                required=False, label=f"{DAY_NAMES[day]} until", widget=forms.TimeInput(attrs={"type": "time"})
+            )
 
     @staticmethod
     def initial_for(agreement: SharingAgreement) -> dict[str, Any]:
@@ -148,7 +166,9 @@ class ReasonForm(forms.Form):
 class InviteForm(forms.Form):
     full_name = forms.CharField(max_length=150)
     email = forms.EmailField()
-    role = forms.ChoiceField(choices=[(User.Role.MONITOR, "Police monitor"), (User.Role.SUPERVISOR, "Police supervisor")])
+    role = forms.ChoiceField(
+        choices=[(User.Role.MONITOR, "Police monitor"), (User.Role.SUPERVISOR, "Police supervisor")]
+    )
 
 
 class StaffForm(forms.Form):

@@ -25,10 +25,11 @@ class StaffTwoFactorMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
+        # is_verified() is added to the user by django-otp's OTPMiddleware.
         if (
             user.is_authenticated
             and getattr(user, "is_police", False)
-            and not user.is_verified()  # type: ignore[union-attr]
+            and not user.is_verified()  # type: ignore[union-attr,attr-defined]
             and not request.path.startswith(_EXEMPT_PREFIXES)
         ):
             if request.path.startswith("/api/"):

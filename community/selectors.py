@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,7 +47,7 @@ def agreements_visible_to(user: AnyUser) -> QuerySet[SharingAgreement]:
     return qs
 
 
-def owned_business_ids(user: User) -> QuerySet[Business, int]:
+def owned_business_ids(user: User) -> QuerySet[Business, Any]:
     """Ids of the businesses a person owns or is staff of, as a subquery."""
     return Business.objects.filter(Q(owner=user) | Q(staff=user)).values("id")
 
@@ -137,7 +137,7 @@ def transparency_report(*, months: int = 12) -> dict[str, Any]:
     """Public aggregates only: counts per month and now, never a name or an address."""
     from cameras.models import Camera
 
-    since = (timezone.now() - timezone.timedelta(days=31 * months)).replace(day=1, hour=0, minute=0, second=0)
+    since = (timezone.now() - timedelta(days=31 * months)).replace(day=1, hour=0, minute=0, second=0)
     monthly: dict[str, Counter[str]] = {}
     rows = (
         AuditEvent.objects.filter(
@@ -153,7 +153,9 @@ def transparency_report(*, months: int = 12) -> dict[str, Any]:
     shared = Camera.objects.filter(
         business__state=Business.State.VERIFIED, agreement__state=SharingAgreement.State.ACTIVE
     )
-    by_mode = Counter(dict(shared.values_list("agreement__mode").annotate(n=Count("id")).values_list("agreement__mode", "n")))
+    by_mode = Counter(
+        dict(shared.values_list("agreement__mode").annotate(n=Count("id")).values_list("agreement__mode", "n"))
+    )
     return {
         "generated_at": timezone.now(),
         "partners": Business.objects.filter(state=Business.State.VERIFIED).count(),
@@ -174,6 +176,4 @@ def transparency_report(*, months: int = 12) -> dict[str, Any]:
 
 
 def public_sites() -> QuerySet[Site]:
-    return Site.objects.filter(listed_publicly=True, business__state=Business.State.VERIFIED).select_related(
-        "business"
-    )
+    return Site.objects.filter(listed_publicly=True, business__state=Business.State.VERIFIED).select_related("business")

@@ -199,7 +199,11 @@ def business_create(
     if not owner.is_owner:
         raise PermissionError("Only business owners enrol businesses.")
     business = Business(
-        owner=owner, name=name.strip(), contact_name=contact_name, contact_email=contact_email, contact_phone=contact_phone
+        owner=owner,
+        name=name.strip(),
+        contact_name=contact_name,
+        contact_email=contact_email,
+        contact_phone=contact_phone,
     )
     business.full_clean(exclude=["owner"])
     if Business.objects.filter(owner=owner, name__iexact=business.name).exists():
@@ -272,9 +276,9 @@ def business_verify(*, business: Business, by: User, reason: str) -> Business:
     locked.verified_at = timezone.now()
     locked.verified_by = by
     locked.save(update_fields=["state", "state_reason", "verified_at", "verified_by", "updated_at"])
-    locked.agreements.filter(
-        state__in=[SharingAgreement.State.PENDING, SharingAgreement.State.SUSPENDED]
-    ).update(state=SharingAgreement.State.ACTIVE, state_reason="", updated_at=timezone.now())
+    locked.agreements.filter(state__in=[SharingAgreement.State.PENDING, SharingAgreement.State.SUSPENDED]).update(
+        state=SharingAgreement.State.ACTIVE, state_reason="", updated_at=timezone.now()
+    )
     audit_record(
         actor=by,
         action="partner.reinstate" if previous == Business.State.SUSPENDED else "partner.verify",
@@ -334,9 +338,7 @@ def site_create(
 
 @transaction.atomic
 def site_update(*, site: Site, by: User, **fields: Any) -> Site:
-    changed = _apply(
-        site, fields, allowed={"name", "address", "latitude", "longitude", "timezone", "listed_publicly"}
-    )
+    changed = _apply(site, fields, allowed={"name", "address", "latitude", "longitude", "timezone", "listed_publicly"})
     site.full_clean(exclude=["business"])
     if (
         "name" in changed
@@ -506,11 +508,17 @@ def agreement_update(
     locked.terms_accepted_at = timezone.now()
     locked.terms_accepted_by = by
     locked.full_clean(exclude=["business", "terms_accepted_by"])
-    if SharingAgreement.objects.filter(business=locked.business, name__iexact=locked.name).exclude(pk=locked.pk).exists():
+    if (
+        SharingAgreement.objects.filter(business=locked.business, name__iexact=locked.name)
+        .exclude(pk=locked.pk)
+        .exists()
+    ):
         raise ValidationError({"name": "This business already has sharing terms with this name."})
     _save_unique(locked, field="name", message="This business already has sharing terms with this name.")
     _assign_cameras(agreement=locked, camera_ids=camera_ids)
-    audit_record(actor=by, action="agreement.update", target=locked, details={"before": before, "after": _terms_of(locked)})
+    audit_record(
+        actor=by, action="agreement.update", target=locked, details={"before": before, "after": _terms_of(locked)}
+    )
     return locked
 
 

@@ -27,7 +27,9 @@ urlpatterns = [
         auth_views.PasswordResetConfirmView.as_view(success_url=reverse_lazy("community:password_reset_complete")),
         name="password_reset_confirm",
     ),
-    path("account/password-reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path(
+        "account/password-reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"
+    ),
     path("account/2fa/verify/", views.otp_verify, name="otp_verify"),
     path("account/2fa/setup/", views.otp_setup, name="otp_setup"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),

@@ -239,7 +239,7 @@ def business_staff_add(request: HttpRequest, business_id: int) -> HttpResponse:
     form = StaffForm(request.POST)
     try:
         if not form.is_valid():
-            raise ValidationError(form.errors.get("email", ["Enter an email address."]))
+            raise ValidationError(list(form.errors.get("email", ["Enter an email address."])))
         services.business_staff_add(business=business, by=request.user, email=form.cleaned_data["email"])  # type: ignore[arg-type]
     except (ValidationError, PermissionError) as exc:
         messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
@@ -296,7 +296,9 @@ def agreement_create(request: HttpRequest, business_id: int) -> HttpResponse:
 @owner_required
 def agreement_edit(request: HttpRequest, agreement_id: int) -> HttpResponse:
     agreement = _get_agreement_for_editor(request, agreement_id)
-    form = AgreementForm(request.POST or None, business=agreement.business, initial=AgreementForm.initial_for(agreement))
+    form = AgreementForm(
+        request.POST or None, business=agreement.business, initial=AgreementForm.initial_for(agreement)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.agreement_update(agreement=agreement, by=request.user, **form.service_kwargs())  # type: ignore[arg-type]
@@ -388,7 +390,9 @@ def officers(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
             return redirect("community:officers")
-    return render(request, "community/officers.html", {"form": form, "officers": selectors.officers_of(supervisor=user)})
+    return render(
+        request, "community/officers.html", {"form": form, "officers": selectors.officers_of(supervisor=user)}
+    )
 
 
 @supervisor_required
@@ -437,4 +441,3 @@ def transparency(request: HttpRequest) -> HttpResponse:
 
 def public_partners(request: HttpRequest) -> HttpResponse:
     return render(request, "community/public_partners.html", {"sites": selectors.public_sites()})
-

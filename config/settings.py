@@ -23,7 +23,7 @@ DATA_DIR = Path(env.str("LANTERN_DATA_DIR", default=str(BASE_DIR / "var")))
 DEBUG = env.bool("LANTERN_DEBUG", default=True)
 
 # The embedded default runs on one machine for a demo; a deployment must bring its own key.
-_DEV_SECRET_KEY = "lantern-insecure-development-key-never-use-in-production"
+_DEV_SECRET_KEY = "lantern-insecure-development-key-never-use-in-production"  # noqa: S105
 SECRET_KEY = _secret("SECRET_KEY", _DEV_SECRET_KEY if DEBUG else None) or ""
 if not SECRET_KEY:
     raise environ.ImproperlyConfigured("Set LANTERN_SECRET_KEY (or LANTERN_SECRET_KEY_FILE) when LANTERN_DEBUG is off.")
@@ -238,7 +238,9 @@ MAP_CENTER = env.list("LANTERN_MAP_CENTER", cast=float, default=[42.3314, -83.04
 INVITATION_DAYS = env.int("LANTERN_INVITATION_DAYS", default=7)
 
 # Production hardening; `manage.py check --deploy` must be clean when LANTERN_DEBUG is off.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("LANTERN_BEHIND_PROXY", default=False) else None
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("LANTERN_BEHIND_PROXY", default=False) else None
+)
 SECURE_SSL_REDIRECT = env.bool("LANTERN_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("LANTERN_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG

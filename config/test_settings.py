@@ -6,6 +6,8 @@ from pathlib import Path
 from config.settings import *  # noqa: F403
 from config.settings import STORAGES
 
+_default_storage: dict = STORAGES["default"]  # type: ignore[assignment]
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -14,6 +16,6 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PROBE_TIMEOUT_S = 5.0
 
 _scratch = Path(tempfile.mkdtemp(prefix="lantern-test-"))
-if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
-    STORAGES["default"]["OPTIONS"]["location"] = str(_scratch / "media")
+if _default_storage["BACKEND"].endswith("FileSystemStorage"):
+    _default_storage["OPTIONS"]["location"] = str(_scratch / "media")
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}

@@ -37,7 +37,13 @@ SUPERVISOR_PAGES = [
     ("community:officers", None, "get"),
     ("community:audit_search", None, "get"),
 ]
-PUBLIC_PAGES = ["community:transparency", "community:public_partners", "community:home", "community:login", "community:signup"]
+PUBLIC_PAGES = [
+    "community:transparency",
+    "community:public_partners",
+    "community:home",
+    "community:login",
+    "community:signup",
+]
 
 ARG_NAMES = {"business": "business_id", "site": "site_id", "agreement": "agreement_id", "camera": "camera_id"}
 
@@ -133,7 +139,9 @@ def alice_snapshot(alice_camera):
     return alice_camera
 
 
-@pytest.mark.parametrize(("persona", "status"), [("alice", 200), ("bob", 200), ("monitor", 200), ("supervisor", 200), ("charlie", 404)])
+@pytest.mark.parametrize(
+    ("persona", "status"), [("alice", 200), ("bob", 200), ("monitor", 200), ("supervisor", 200), ("charlie", 404)]
+)
 def test_snapshot_access(request, client_for, alice_snapshot, persona, status):
     person = request.getfixturevalue(persona)
     response = client_for(person).get(reverse("cameras:camera_snapshot", args=[alice_snapshot.pk]))

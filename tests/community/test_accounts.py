@@ -55,7 +55,9 @@ def test_an_officer_is_asked_for_the_second_factor_after_the_password(client, mo
 def test_the_right_code_lets_the_officer_in(client, monitor):
     device = otp_device_for(monitor)
     login(client, monitor.email)
-    response = client.post(reverse("community:otp_verify"), {"token": f"{totp(device.bin_key):06d}", "next": "/police/map/"})
+    response = client.post(
+        reverse("community:otp_verify"), {"token": f"{totp(device.bin_key):06d}", "next": "/police/map/"}
+    )
     assert response["Location"] == "/police/map/"
     assert client.get("/police/map/").status_code == 200
     assert AuditEvent.objects.filter(action="auth.2fa_verified", actor=monitor).exists()
@@ -73,7 +75,9 @@ def test_a_wrong_code_is_refused_and_audited(client, monitor):
 def test_the_verify_step_cannot_redirect_elsewhere(client, monitor):
     device = otp_device_for(monitor)
     login(client, monitor.email)
-    response = client.post(reverse("community:otp_verify"), {"token": f"{totp(device.bin_key):06d}", "next": "https://evil.example/"})
+    response = client.post(
+        reverse("community:otp_verify"), {"token": f"{totp(device.bin_key):06d}", "next": "https://evil.example/"}
+    )
     assert response["Location"] == reverse("community:home")
 
 
@@ -103,13 +107,18 @@ def test_password_reset_sends_a_working_link(client, alice):
     link = re.search(r"http://\S+", mail.outbox[0].body).group(0)
     form_page = client.get(link, follow=True)
     assert form_page.status_code == 200
-    client.post(form_page.redirect_chain[-1][0], {"new_password1": "another-long-phrase", "new_password2": "another-long-phrase"})
+    client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": "another-long-phrase", "new_password2": "another-long-phrase"},
+    )
     alice.refresh_from_db()
     assert alice.check_password("another-long-phrase")
 
 
 def test_a_supervisor_invites_an_officer_who_joins_the_agency(client, supervisor):
-    _, token = invitation_create(by=supervisor, email="new.officer@police.example", full_name="New Officer", role="monitor")
+    _, token = invitation_create(
+        by=supervisor, email="new.officer@police.example", full_name="New Officer", role="monitor"
+    )
     response = client.post(
         reverse("community:invitation_accept", args=[token]),
         {"password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"},

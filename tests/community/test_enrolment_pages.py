@@ -19,7 +19,12 @@ def test_signup_creates_an_owner_and_logs_them_in(client_for, db):
     client = client_for(None)
     response = client.post(
         reverse("community:signup"),
-        {"full_name": "Erin Baker", "email": "Erin@Example.com", "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"},
+        {
+            "full_name": "Erin Baker",
+            "email": "Erin@Example.com",
+            "password1": "a-long-pass-phrase",
+            "password2": "a-long-pass-phrase",
+        },
     )
     assert response.status_code == 302
     user = User.objects.get(email="erin@example.com")
@@ -37,7 +42,12 @@ def test_signup_creates_an_owner_and_logs_them_in(client_for, db):
     ],
 )
 def test_signup_refuses_bad_input_with_a_message(client_for, alice, data, message):
-    form = {"full_name": "Erin", "email": "erin@example.com", "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"}
+    form = {
+        "full_name": "Erin",
+        "email": "erin@example.com",
+        "password1": "a-long-pass-phrase",
+        "password2": "a-long-pass-phrase",
+    }
     response = client_for(None).post(reverse("community:signup"), {**form, **data})
     assert response.status_code == 200
     assert message in response.content.decode()
@@ -53,7 +63,13 @@ def test_the_whole_enrolment_path(owner_client, alice):
     assert response["Location"] == reverse("community:site_create", args=[business.pk])
     owner_client.post(
         reverse("community:site_create", args=[business.pk]),
-        {"name": "Shop", "address": "1 Main St", "latitude": "42.33", "longitude": "-83.04", "timezone": "America/Detroit"},
+        {
+            "name": "Shop",
+            "address": "1 Main St",
+            "latitude": "42.33",
+            "longitude": "-83.04",
+            "timezone": "America/Detroit",
+        },
     )
     site = Site.objects.get(business=business)
     owner_client.post(
@@ -76,7 +92,14 @@ def test_the_whole_enrolment_path(owner_client, alice):
     assert "hunter2-secret" not in page
     owner_client.post(
         reverse("community:agreement_create", args=[business.pk]),
-        {"name": "Terms", "mode": "always", "alarm_window_minutes": 15, "retention_days": 30, "cameras": [camera.pk], "terms_accepted": "on"},
+        {
+            "name": "Terms",
+            "mode": "always",
+            "alarm_window_minutes": 15,
+            "retention_days": 30,
+            "cameras": [camera.pk],
+            "terms_accepted": "on",
+        },
     )
     agreement = SharingAgreement.objects.get(business=business)
     assert agreement.camera_ids() == [camera.pk]
@@ -101,7 +124,13 @@ def test_the_whole_enrolment_path(owner_client, alice):
     ],
 )
 def test_site_form_refuses_bad_input(owner_client, alice_site, data, message):
-    form = {"name": "Second", "address": "2 Main St", "latitude": "42.3", "longitude": "-83.0", "timezone": "America/Detroit"}
+    form = {
+        "name": "Second",
+        "address": "2 Main St",
+        "latitude": "42.3",
+        "longitude": "-83.0",
+        "timezone": "America/Detroit",
+    }
     response = owner_client.post(reverse("community:site_create", args=[alice_site.business_id]), {**form, **data})
     assert response.status_code == 200
     assert message in response.content.decode()
@@ -121,7 +150,13 @@ def test_site_form_refuses_bad_input(owner_client, alice_site, data, message):
     ],
 )
 def test_camera_form_refuses_bad_input_and_never_contacts_the_stream(owner_client, alice_camera, data, message):
-    form = {"name": "New", "site": alice_camera.site_id, "source": "pull", "stream_url": "rtsp://127.0.0.1:1/x", "placement": "outdoor"}
+    form = {
+        "name": "New",
+        "site": alice_camera.site_id,
+        "source": "pull",
+        "stream_url": "rtsp://127.0.0.1:1/x",
+        "placement": "outdoor",
+    }
     response = owner_client.post(reverse("cameras:camera_create", args=[alice_camera.business_id]), {**form, **data})
     assert response.status_code == 200
     assert message in response.content.decode()
@@ -140,7 +175,14 @@ def test_terms_must_be_accepted(owner_client, alice_business):
 def test_scheduled_terms_need_both_ends_of_a_window(owner_client, alice_business):
     response = owner_client.post(
         reverse("community:agreement_create", args=[alice_business.pk]),
-        {"name": "Sched", "mode": "schedule", "mon_start": "08:00", "alarm_window_minutes": 15, "retention_days": 30, "terms_accepted": "on"},
+        {
+            "name": "Sched",
+            "mode": "schedule",
+            "mon_start": "08:00",
+            "alarm_window_minutes": 15,
+            "retention_days": 30,
+            "terms_accepted": "on",
+        },
     )
     assert "Give both a start and an end time for Monday" in response.content.decode()
     assert not SharingAgreement.objects.filter(name="Sched").exists()
@@ -149,14 +191,24 @@ def test_scheduled_terms_need_both_ends_of_a_window(owner_client, alice_business
 def test_scheduled_terms_are_saved_in_the_site_time(owner_client, alice_business):
     owner_client.post(
         reverse("community:agreement_create", args=[alice_business.pk]),
-        {"name": "Nights", "mode": "schedule", "fri_start": "22:00", "fri_end": "06:00", "alarm_window_minutes": 15, "retention_days": 30, "terms_accepted": "on"},
+        {
+            "name": "Nights",
+            "mode": "schedule",
+            "fri_start": "22:00",
+            "fri_end": "06:00",
+            "alarm_window_minutes": 15,
+            "retention_days": 30,
+            "terms_accepted": "on",
+        },
     )
     assert SharingAgreement.objects.get(name="Nights").schedule == {"fri": [["22:00", "06:00"]]}
 
 
 def test_changing_terms_on_the_page_asks_for_acceptance_again(owner_client, alice_agreement):
     url = reverse("community:agreement_edit", args=[alice_agreement.pk])
-    response = owner_client.post(url, {"name": alice_agreement.name, "mode": "registry", "alarm_window_minutes": 15, "retention_days": 30})
+    response = owner_client.post(
+        url, {"name": alice_agreement.name, "mode": "registry", "alarm_window_minutes": 15, "retention_days": 30}
+    )
     assert "Accept the sharing terms" in response.content.decode()
     alice_agreement.refresh_from_db()
     assert alice_agreement.mode == "always"
@@ -178,5 +230,7 @@ def test_owner_reads_who_accessed_her_cameras(client_for, alice, monitor, alice_
 
 
 def test_owner_adds_staff_who_then_manages_the_business(client_for, alice, alice_business, charlie):
-    client_for(alice).post(reverse("community:business_staff_add", args=[alice_business.pk]), {"email": "charlie@example.com"})
+    client_for(alice).post(
+        reverse("community:business_staff_add", args=[alice_business.pk]), {"email": "charlie@example.com"}
+    )
     assert client_for(charlie).get(reverse("community:business_detail", args=[alice_business.pk])).status_code == 200

@@ -49,15 +49,27 @@ def test_the_window_follows_local_time_across_the_daylight_saving_change():
     agreement = SharingAgreement(mode="schedule", state="active", schedule={"sun": [["08:00", "09:00"]]})
     agreement.business = Business(state="verified")
     # 2026-11-01: Detroit leaves daylight saving at 02:00; 08:30 local is 13:30 UTC (it was 12:30 UTC a week earlier).
-    assert live_allowed_now(agreement=agreement, tz_name="America/Detroit", at=datetime(2026, 11, 1, 13, 30, tzinfo=ZoneInfo("UTC")))
-    assert not live_allowed_now(agreement=agreement, tz_name="America/Detroit", at=datetime(2026, 11, 1, 12, 30, tzinfo=ZoneInfo("UTC")))
-    assert live_allowed_now(agreement=agreement, tz_name="America/Detroit", at=datetime(2026, 10, 25, 12, 30, tzinfo=ZoneInfo("UTC")))
+    assert live_allowed_now(
+        agreement=agreement, tz_name="America/Detroit", at=datetime(2026, 11, 1, 13, 30, tzinfo=ZoneInfo("UTC"))
+    )
+    assert not live_allowed_now(
+        agreement=agreement, tz_name="America/Detroit", at=datetime(2026, 11, 1, 12, 30, tzinfo=ZoneInfo("UTC"))
+    )
+    assert live_allowed_now(
+        agreement=agreement, tz_name="America/Detroit", at=datetime(2026, 10, 25, 12, 30, tzinfo=ZoneInfo("UTC"))
+    )
 
 
-@pytest.mark.parametrize(("mode", "state", "allowed"), [
-    ("always", "active", True), ("always", "suspended", False), ("always", "revoked", False),
-    ("registry", "active", False), ("alarm", "active", False),
-])
+@pytest.mark.parametrize(
+    ("mode", "state", "allowed"),
+    [
+        ("always", "active", True),
+        ("always", "suspended", False),
+        ("always", "revoked", False),
+        ("registry", "active", False),
+        ("alarm", "active", False),
+    ],
+)
 def test_modes_and_states(mode, state, allowed):
     agreement = SharingAgreement(mode=mode, state=state)
     assert live_allowed_now(agreement=agreement, tz_name="UTC") is allowed

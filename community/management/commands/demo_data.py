@@ -16,7 +16,7 @@ from cameras.services import camera_create, camera_probe
 from community import services
 from community.models import Agency, Business, User
 
-PASSWORD = "lantern-demo-2026"
+PASSWORD = "lantern-demo-2026"  # noqa: S105  (the published demo password)
 # Fixed demo keys, so that `demo_data --otp EMAIL` can print the current code. Demo only.
 DEMO_TOTP_KEYS = {
     "sam@demo.lantern": "3132333435363738393031323334353637383930",
@@ -43,7 +43,9 @@ class Command(BaseCommand):
             self.stdout.write(f"{totp(bytes.fromhex(key)):06d}")
             return
         if options["probe"]:
-            for camera in Camera.objects.filter(business__owner__email__endswith="@demo.lantern", source=Camera.Source.PULL):
+            for camera in Camera.objects.filter(
+                business__owner__email__endswith="@demo.lantern", source=Camera.Source.PULL
+            ):
                 result = camera_probe(camera=camera)
                 self.stdout.write(f"  probe {camera.name}: {result.health} {result.message}")
             return
@@ -60,45 +62,93 @@ class Command(BaseCommand):
     def _create(self, *, simulator: str, extra: int) -> None:
         agency = Agency.objects.create(name="Detroit Police Department (demo)", jurisdiction="City of Detroit")
         sam = User.objects.create_user(
-            email="sam@demo.lantern", password=PASSWORD, full_name="Sam Supervisor", role=User.Role.SUPERVISOR,
-            agency=agency, is_staff=True,
+            email="sam@demo.lantern",
+            password=PASSWORD,
+            full_name="Sam Supervisor",
+            role=User.Role.SUPERVISOR,
+            agency=agency,
+            is_staff=True,
         )
         monica = User.objects.create_user(
-            email="monica@demo.lantern", password=PASSWORD, full_name="Monica Monitor", role=User.Role.MONITOR, agency=agency
+            email="monica@demo.lantern",
+            password=PASSWORD,
+            full_name="Monica Monitor",
+            role=User.Role.MONITOR,
+            agency=agency,
         )
         for officer in (sam, monica):
-            TOTPDevice.objects.create(user=officer, name="Demo authenticator", key=DEMO_TOTP_KEYS[officer.email], confirmed=True)
+            TOTPDevice.objects.create(
+                user=officer, name="Demo authenticator", key=DEMO_TOTP_KEYS[officer.email], confirmed=True
+            )
 
         alice = User.objects.create_user(email="alice@demo.lantern", password=PASSWORD, full_name="Alice Owner")
         market = services.business_create(
-            owner=alice, name="Alice's Market", contact_name="Alice Owner", contact_email="alice@demo.lantern",
+            owner=alice,
+            name="Alice's Market",
+            contact_name="Alice Owner",
+            contact_email="alice@demo.lantern",
             contact_phone="+1 313 555 0101",
         )
         site = services.site_create(
-            business=market, by=alice, name="Woodward store", address="1500 Woodward Ave, Detroit, MI",
-            latitude=Decimal("42.335200"), longitude=Decimal("-83.049800"), timezone="America/Detroit", listed_publicly=True,
+            business=market,
+            by=alice,
+            name="Woodward store",
+            address="1500 Woodward Ave, Detroit, MI",
+            latitude=Decimal("42.335200"),
+            longitude=Decimal("-83.049800"),
+            timezone="America/Detroit",
+            listed_publicly=True,
         )
-        for n, (name, views) in enumerate([("Front door", "Entrance and sidewalk"), ("Parking lot", "Customer parking")], 1):
-            camera_create(business=market, by=alice, site=site, name=name, stream_url=f"{simulator}/cam{n}", views=views)
+        for n, (name, views) in enumerate(
+            [("Front door", "Entrance and sidewalk"), ("Parking lot", "Customer parking")], 1
+        ):
+            camera_create(
+                business=market, by=alice, site=site, name=name, stream_url=f"{simulator}/cam{n}", views=views
+            )
         services.agreement_create(
-            business=market, by=alice, name="Storefront, live always", mode="always", terms_accepted=True,
-            recording_allowed=True, retention_days=30, camera_ids=list(market.cameras.values_list("id", flat=True)),  # type: ignore[attr-defined]
+            business=market,
+            by=alice,
+            name="Storefront, live always",
+            mode="always",
+            terms_accepted=True,
+            recording_allowed=True,
+            retention_days=30,
+            camera_ids=list(market.cameras.values_list("id", flat=True)),  # type: ignore[attr-defined]
         )
         services.business_submit(business=market, by=alice)
         services.business_verify(business=market, by=sam, reason="Demo: owner met in person, deed checked.")
 
         dana = User.objects.create_user(email="dana@demo.lantern", password=PASSWORD, full_name="Dana Pharmacist")
         pharmacy = services.business_create(
-            owner=dana, name="Cass Avenue Pharmacy", contact_name="Dana Pharmacist", contact_email="dana@demo.lantern",
+            owner=dana,
+            name="Cass Avenue Pharmacy",
+            contact_name="Dana Pharmacist",
+            contact_email="dana@demo.lantern",
         )
         site = services.site_create(
-            business=pharmacy, by=dana, name="Cass Ave", address="4200 Cass Ave, Detroit, MI",
-            latitude=Decimal("42.351000"), longitude=Decimal("-83.064300"), timezone="America/Detroit",
+            business=pharmacy,
+            by=dana,
+            name="Cass Ave",
+            address="4200 Cass Ave, Detroit, MI",
+            latitude=Decimal("42.351000"),
+            longitude=Decimal("-83.064300"),
+            timezone="America/Detroit",
         )
-        camera_create(business=pharmacy, by=dana, site=site, name="Counter", stream_url=f"{simulator}/cam3",
-                      placement=Camera.Placement.INDOOR, views="Pharmacy counter")
+        camera_create(
+            business=pharmacy,
+            by=dana,
+            site=site,
+            name="Counter",
+            stream_url=f"{simulator}/cam3",
+            placement=Camera.Placement.INDOOR,
+            views="Pharmacy counter",
+        )
         services.agreement_create(
-            business=pharmacy, by=dana, name="Evenings", mode="schedule", terms_accepted=True,
+            business=pharmacy,
+            by=dana,
+            name="Evenings",
+            mode="schedule",
+            terms_accepted=True,
             schedule={day: [["18:00", "06:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
             camera_ids=list(pharmacy.cameras.values_list("id", flat=True)),  # type: ignore[attr-defined]
         )
@@ -109,17 +159,29 @@ class Command(BaseCommand):
         """Many registry-only cameras around Detroit, so that the map shows its clustering."""
         rng = random.Random(7)
         for batch in range(0, extra, 50):
-            owner = User.objects.create_user(email=f"block{batch}@demo.lantern", password=PASSWORD, full_name=f"Block {batch}")
-            business = services.business_create(owner=owner, name=f"Block association {batch}", contact_name=owner.full_name, contact_email=owner.email)
+            owner = User.objects.create_user(
+                email=f"block{batch}@demo.lantern", password=PASSWORD, full_name=f"Block {batch}"
+            )
+            business = services.business_create(
+                owner=owner, name=f"Block association {batch}", contact_name=owner.full_name, contact_email=owner.email
+            )
             for i in range(batch, min(batch + 50, extra)):
                 site = services.site_create(
-                    business=business, by=owner, name=f"Site {i}", address=f"{100 + i} Demo St, Detroit, MI",
+                    business=business,
+                    by=owner,
+                    name=f"Site {i}",
+                    address=f"{100 + i} Demo St, Detroit, MI",
                     latitude=Decimal(f"{42.33 + rng.uniform(-0.08, 0.08):.6f}"),
-                    longitude=Decimal(f"{-83.05 + rng.uniform(-0.12, 0.12):.6f}"), timezone="America/Detroit",
+                    longitude=Decimal(f"{-83.05 + rng.uniform(-0.12, 0.12):.6f}"),
+                    timezone="America/Detroit",
                 )
                 camera_create(business=business, by=owner, site=site, name=f"Camera {i}", source=Camera.Source.PUSH)
             services.agreement_create(
-                business=business, by=owner, name="Registry", mode="registry", terms_accepted=True,
+                business=business,
+                by=owner,
+                name="Registry",
+                mode="registry",
+                terms_accepted=True,
                 camera_ids=list(business.cameras.values_list("id", flat=True)),  # type: ignore[attr-defined]
             )
             services.business_submit(business=business, by=owner)
@@ -127,12 +189,14 @@ class Command(BaseCommand):
 
     def _print_logins(self) -> None:
         pending = Business.objects.filter(state=Business.State.PENDING).first()
+        otp = "./.venv/bin/python manage.py demo_data --otp"
         self.stdout.write(
-            "\nDemo logins (password for all: %s)\n"
+            f"\nDemo logins (password for all: {PASSWORD})\n"
             "  business owner     alice@demo.lantern   (Alice's Market, verified, 2 cameras)\n"
-            "  business owner     dana@demo.lantern    (%s, waiting for verification)\n"
-            "  police supervisor  sam@demo.lantern     two-factor code: ./.venv/bin/python manage.py demo_data --otp sam@demo.lantern\n"
-            "  police monitor     monica@demo.lantern  two-factor code: ./.venv/bin/python manage.py demo_data --otp monica@demo.lantern\n"
-            "  Or sign up as a new business at http://127.0.0.1:8000/account/signup/ and enrol rtsp://127.0.0.1:8554/cam4\n"
-            % (PASSWORD, pending.name if pending else "Cass Avenue Pharmacy")
+            f"  business owner     dana@demo.lantern    ({pending.name if pending else 'Cass Avenue Pharmacy'},"
+            " waiting for verification)\n"
+            f"  police supervisor  sam@demo.lantern     two-factor code: {otp} sam@demo.lantern\n"
+            f"  police monitor     monica@demo.lantern  two-factor code: {otp} monica@demo.lantern\n"
+            "  Or sign up as a new business at http://127.0.0.1:8000/account/signup/"
+            " and enrol rtsp://127.0.0.1:8554/cam4\n"
         )

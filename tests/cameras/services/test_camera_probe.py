@@ -16,7 +16,9 @@ from community.models import AuditEvent
 
 
 def test_a_simulator_camera_probes_online_with_codec_size_and_snapshot(alice_business, alice_site, alice, simulator):
-    camera, _ = camera_create(business=alice_business, by=alice, site=alice_site, name="Sim", stream_url=simulator.url(1))
+    camera, _ = camera_create(
+        business=alice_business, by=alice, site=alice_site, name="Sim", stream_url=simulator.url(1)
+    )
     result = camera_probe(camera=camera)
     camera.refresh_from_db()
     assert (camera.health, camera.codec, camera.width, camera.height) == ("online", "h264", 320, 180)
@@ -32,7 +34,11 @@ def test_a_simulator_camera_probes_online_with_codec_size_and_snapshot(alice_bus
 def test_a_closed_port_probes_offline_with_a_message_an_owner_understands(alice_business, alice_site, alice):
     with socket_closed() as port:
         camera, _ = camera_create(
-            business=alice_business, by=alice, site=alice_site, name="Gone", stream_url=f"rtsp://user:pw@127.0.0.1:{port}/x"
+            business=alice_business,
+            by=alice,
+            site=alice_site,
+            name="Gone",
+            stream_url=f"rtsp://user:pw@127.0.0.1:{port}/x",
         )
         camera_probe(camera=camera)
     camera.refresh_from_db()

@@ -17,34 +17,78 @@ PERSONAS = ("alice", "bob", "charlie", "monitor", "supervisor")
 ENDPOINTS = [
     ("business list", "get", "/api/businesses/", None, (200, 200, 200, 200, 200)),
     ("business detail", "get", "/api/businesses/{business}/", None, (200, 200, 404, 200, 200)),
-    ("business update", "patch", "/api/businesses/{business}/", {"contact_phone": "+1 313 555 0199"},
-     (200, 200, 404, 403, 403)),
+    (
+        "business update",
+        "patch",
+        "/api/businesses/{business}/",
+        {"contact_phone": "+1 313 555 0199"},
+        (200, 200, 404, 403, 403),
+    ),
     # alice's business is verified already: her side gets past the access check to the service's 400.
     ("business submit", "post", "/api/businesses/{business}/submit/", None, (400, 400, 404, 403, 403)),
-    ("business suspend", "post", "/api/businesses/{business}/suspend/", {"reason": "Camera pointed at a home"},
-     (403, 403, 404, 403, 200)),
+    (
+        "business suspend",
+        "post",
+        "/api/businesses/{business}/suspend/",
+        {"reason": "Camera pointed at a home"},
+        (403, 403, 404, 403, 200),
+    ),
     ("site list", "get", "/api/sites/", None, (200, 200, 200, 200, 200)),
     ("site detail", "get", "/api/sites/{site}/", None, (200, 200, 404, 200, 200)),
     ("site update", "patch", "/api/sites/{site}/", {"address": "2 Woodward Ave"}, (200, 200, 404, 403, 403)),
-    ("site create", "post", "/api/sites/",
-     {"business": "{business}", "name": "Back lot", "address": "3 Woodward Ave", "latitude": "42.3", "longitude": "-83"},
-     (201, 201, 404, 403, 403)),
+    (
+        "site create",
+        "post",
+        "/api/sites/",
+        {
+            "business": "{business}",
+            "name": "Back lot",
+            "address": "3 Woodward Ave",
+            "latitude": "42.3",
+            "longitude": "-83",
+        },
+        (201, 201, 404, 403, 403),
+    ),
     ("agreement list", "get", "/api/agreements/", None, (200, 200, 200, 200, 200)),
     ("agreement detail", "get", "/api/agreements/{agreement}/", None, (200, 200, 404, 200, 200)),
-    ("agreement update", "patch", "/api/agreements/{agreement}/", {"terms_accepted": True, "retention_days": 14},
-     (200, 200, 404, 403, 403)),
-    ("agreement revoke", "post", "/api/agreements/{agreement}/revoke/", {"reason": "Closing down"},
-     (200, 200, 404, 403, 403)),
-    ("agreement create", "post", "/api/agreements/",
-     {"business": "{business}", "name": "Registry only", "mode": "registry", "terms_accepted": True},
-     (201, 201, 404, 403, 403)),
+    (
+        "agreement update",
+        "patch",
+        "/api/agreements/{agreement}/",
+        {"terms_accepted": True, "retention_days": 14},
+        (200, 200, 404, 403, 403),
+    ),
+    (
+        "agreement revoke",
+        "post",
+        "/api/agreements/{agreement}/revoke/",
+        {"reason": "Closing down"},
+        (200, 200, 404, 403, 403),
+    ),
+    (
+        "agreement create",
+        "post",
+        "/api/agreements/",
+        {"business": "{business}", "name": "Registry only", "mode": "registry", "terms_accepted": True},
+        (201, 201, 404, 403, 403),
+    ),
     ("audit events", "get", "/api/audit-events/", None, (200, 200, 200, 403, 200)),
     ("officer list", "get", "/api/officers/", None, (403, 403, 403, 403, 200)),
     ("officer detail", "get", "/api/officers/{officer}/", None, (403, 403, 403, 403, 200)),
-    ("officer invite", "post", "/api/officers/",
-     {"email": "new.officer@police.example", "full_name": "New Officer", "role": "monitor"},
-     (403, 403, 403, 403, 201)),
-    ("officer deactivate", "post", "/api/officers/{officer}/deactivate/", {"reason": "Left"}, (403, 403, 403, 403, 200)),
+    (
+        "officer invite",
+        "post",
+        "/api/officers/",
+        {"email": "new.officer@police.example", "full_name": "New Officer", "role": "monitor"},
+        (403, 403, 403, 403, 201),
+    ),
+    (
+        "officer deactivate",
+        "post",
+        "/api/officers/{officer}/deactivate/",
+        {"reason": "Left"},
+        (403, 403, 403, 403, 200),
+    ),
     ("officer reactivate", "post", "/api/officers/{officer}/reactivate/", None, (403, 403, 403, 403, 200)),
     ("token revoke", "delete", "/api/auth/token/", None, None),
     ("schema", "get", "/api/schema/", None, (200, 200, 200, 200, 200)),
@@ -106,8 +150,9 @@ def test_a_supervisor_verifies_a_pending_partner_that_monitors_cannot_see_yet(cl
     path = f"/api/businesses/{alice_business.pk}/verify/"
     expected = {"alice": 403, "bob": 403, "charlie": 404, "monitor": 404, "supervisor": 200}
 
-    statuses = {persona: client_as(persona).post(path, {"reason": "Visited"}, format="json").status_code
-                for persona in expected}
+    statuses = {
+        persona: client_as(persona).post(path, {"reason": "Visited"}, format="json").status_code for persona in expected
+    }
 
     assert statuses == expected
 

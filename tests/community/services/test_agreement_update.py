@@ -41,21 +41,29 @@ def test_accepted_change_bumps_the_version_and_records_before_and_after(alice_ag
 )
 def test_malformed_schedules_are_refused(alice_business, alice, schedule, message):
     with pytest.raises(ValidationError, match=message):
-        agreement_create(business=alice_business, by=alice, name="S", mode="schedule", schedule=schedule, terms_accepted=True)
+        agreement_create(
+            business=alice_business, by=alice, name="S", mode="schedule", schedule=schedule, terms_accepted=True
+        )
     assert not SharingAgreement.objects.filter(name="S").exists()
 
 
 @pytest.mark.parametrize("days", [0, 91])
 def test_retention_outside_1_to_90_days_is_refused(alice_business, alice, days):
     with pytest.raises(ValidationError):
-        agreement_create(business=alice_business, by=alice, name="R", mode="always", retention_days=days, terms_accepted=True)
+        agreement_create(
+            business=alice_business, by=alice, name="R", mode="always", retention_days=days, terms_accepted=True
+        )
     assert not SharingAgreement.objects.filter(name="R").exists()
 
 
 def test_duplicate_names_are_refused_whatever_the_case(alice_agreement, alice):
     with pytest.raises(ValidationError, match="already has"):
         agreement_create(
-            business=alice_agreement.business, by=alice, name=alice_agreement.name.upper(), mode="always", terms_accepted=True
+            business=alice_agreement.business,
+            by=alice,
+            name=alice_agreement.name.upper(),
+            mode="always",
+            terms_accepted=True,
         )
 
 
