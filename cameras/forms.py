@@ -54,7 +54,9 @@ class CameraForm(forms.Form):
         label="What it views",
         help_text="For example “Parking lot and the sidewalk on Main St”.",
     )
-    agreement: forms.ModelChoiceField = forms.ModelChoiceField(queryset=None, required=False, label="Sharing terms", empty_label="Choose later")
+    agreement: forms.ModelChoiceField = forms.ModelChoiceField(
+        queryset=None, required=False, label="Sharing terms", empty_label="Choose later"
+    )
 
     def __init__(self, *args: Any, business: Business, editing: Camera | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

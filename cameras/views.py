@@ -15,8 +15,8 @@ from cameras import selectors, services
 from cameras.forms import CameraFilterForm, CameraForm
 from cameras.models import Camera
 from community.forms import add_service_errors
-from community.models import Business, SharingAgreement, User
-from community.permissions import owner_required, police_required
+from community.models import Business, SharingAgreement
+from community.permissions import AuthedRequest, owner_required, police_required
 from community.selectors import business_editable_by
 
 
@@ -45,7 +45,7 @@ def _get_camera_for_viewer(request: HttpRequest, camera_id: int) -> Camera:
 
 
 @owner_required
-def camera_create(request: HttpRequest, business_id: int) -> HttpResponse:
+def camera_create(request: AuthedRequest, business_id: int) -> HttpResponse:
     business = _get_business_for_editor(request, business_id)
     if not business.sites.exists():
         messages.info(request, "Add the site where the camera is first.")
@@ -53,7 +53,7 @@ def camera_create(request: HttpRequest, business_id: int) -> HttpResponse:
     form = CameraForm(request.POST or None, business=business)
     if request.method == "POST" and form.is_valid():
         try:
-            camera, push_token = services.camera_create(business=business, by=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+            camera, push_token = services.camera_create(business=business, by=request.user, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -66,7 +66,7 @@ def camera_create(request: HttpRequest, business_id: int) -> HttpResponse:
 
 
 @owner_required
-def camera_detail(request: HttpRequest, camera_id: int) -> HttpResponse:
+def camera_detail(request: AuthedRequest, camera_id: int) -> HttpResponse:
     camera = _get_camera_for_editor(request, camera_id)
     context = {
         "camera": camera,
@@ -77,7 +77,7 @@ def camera_detail(request: HttpRequest, camera_id: int) -> HttpResponse:
 
 
 @owner_required
-def camera_edit(request: HttpRequest, camera_id: int) -> HttpResponse:
+def camera_edit(request: AuthedRequest, camera_id: int) -> HttpResponse:
     camera = _get_camera_for_editor(request, camera_id)
     initial = {
         "name": camera.name,
@@ -93,7 +93,7 @@ def camera_edit(request: HttpRequest, camera_id: int) -> HttpResponse:
         try:
             services.camera_update(
                 camera=camera,
-                by=request.user,  # type: ignore[arg-type]
+                by=request.user,
                 stream_url=data["stream_url"] or None,
                 stream_username=data["stream_username"],
                 stream_password=data["stream_password"],
@@ -112,7 +112,7 @@ def camera_edit(request: HttpRequest, camera_id: int) -> HttpResponse:
 
 @owner_required
 @require_POST
-def camera_probe(request: HttpRequest, camera_id: int) -> HttpResponse:
+def camera_probe(request: AuthedRequest, camera_id: int) -> HttpResponse:
     camera = _get_camera_for_editor(request, camera_id)
     if camera.source != Camera.Source.PULL:
         messages.info(request, "Push cameras report their own health when they connect.")
@@ -126,10 +126,10 @@ def camera_probe(request: HttpRequest, camera_id: int) -> HttpResponse:
 
 @owner_required
 @require_POST
-def camera_push_token_rotate(request: HttpRequest, camera_id: int) -> HttpResponse:
+def camera_push_token_rotate(request: AuthedRequest, camera_id: int) -> HttpResponse:
     camera = _get_camera_for_editor(request, camera_id)
     try:
-        request.session[f"push_token_{camera.pk}"] = services.camera_push_token_rotate(camera=camera, by=request.user)  # type: ignore[arg-type]
+        request.session[f"push_token_{camera.pk}"] = services.camera_push_token_rotate(camera=camera, by=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("cameras:camera_detail", camera_id=camera.pk)
@@ -137,10 +137,10 @@ def camera_push_token_rotate(request: HttpRequest, camera_id: int) -> HttpRespon
 
 @owner_required
 @require_POST
-def camera_delete(request: HttpRequest, camera_id: int) -> HttpResponse:
+def camera_delete(request: AuthedRequest, camera_id: int) -> HttpResponse:
     camera = _get_camera_for_editor(request, camera_id)
     business_id = camera.business_id
-    services.camera_delete(camera=camera, by=request.user)  # type: ignore[arg-type]
+    services.camera_delete(camera=camera, by=request.user)
     messages.success(request, f"“{camera.name}” removed.")
     return redirect("community:business_detail", business_id=business_id)
 
@@ -149,7 +149,7 @@ def camera_delete(request: HttpRequest, camera_id: int) -> HttpResponse:
 
 
 @police_required
-def police_map(request: HttpRequest) -> HttpResponse:
+def police_map(request: AuthedRequest) -> HttpResponse:
     context = {
         "tile_url": settings.MAP_TILE_URL,
         "tile_attribution": settings.MAP_TILE_ATTRIBUTION,
@@ -161,7 +161,7 @@ def police_map(request: HttpRequest) -> HttpResponse:
 
 
 @police_required
-def police_camera_list(request: HttpRequest) -> HttpResponse:
+def police_camera_list(request: AuthedRequest) -> HttpResponse:
     form = CameraFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     cameras = selectors.cameras_search(user=request.user, **filters)
@@ -170,22 +170,20 @@ def police_camera_list(request: HttpRequest) -> HttpResponse:
 
 
 @police_required
-def police_camera_detail(request: HttpRequest, camera_id: int) -> HttpResponse:
+def police_camera_detail(request: AuthedRequest, camera_id: int) -> HttpResponse:
     camera = _get_camera_for_viewer(request, camera_id)
     user = request.user
-    assert isinstance(user, User)
     services.camera_view_record(camera=camera, by=user)
     context = {"camera": camera, "live_now": selectors.camera_live_allowed_now(camera=camera)}
     return render(request, "cameras/police_camera_detail.html", context)
 
 
 @login_required
-def camera_snapshot(request: HttpRequest, camera_id: int) -> HttpResponseBase:
+def camera_snapshot(request: AuthedRequest, camera_id: int) -> HttpResponseBase:
     camera = _get_camera_for_viewer(request, camera_id)
     if not camera.snapshot:
         raise Http404
     user = request.user
-    assert isinstance(user, User)
     if user.is_police:
         services.camera_view_record(camera=camera, by=user, what="snapshot")
     response = FileResponse(camera.snapshot.open("rb"), content_type="image/jpeg")

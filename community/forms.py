@@ -98,7 +98,9 @@ class AgreementForm(forms.Form):
     evidence_preapproved = forms.BooleanField(
         required=False, label="Pre-approve evidence requests (no case-by-case answer)"
     )
-    cameras: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(queryset=None, widget=forms.CheckboxSelectMultiple, required=False)
+    cameras: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(
+        queryset=None, widget=forms.CheckboxSelectMultiple, required=False
+    )
     terms_accepted = forms.BooleanField(required=True, label="I accept the sharing terms")
 
     def __init__(self, *args: Any, business: Business, **kwargs: Any) -> None:

@@ -10,6 +10,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
+from community.models import User
+
+
+class AuthedRequest(HttpRequest):
+    """The request a view gets behind `login_required` or `role_required`: its user is never anonymous."""
+
+    user: User  # type: ignore[assignment]
+
+
 View = Callable[..., HttpResponse]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from datetime import datetime, time
+from typing import Any
 
 import qrcode
 import qrcode.image.svg
@@ -37,8 +38,8 @@ from community.forms import (
     StaffForm,
     add_service_errors,
 )
-from community.models import Business, SharingAgreement, Site, User
-from community.permissions import owner_required, supervisor_required
+from community.models import Business, SharingAgreement, Site
+from community.permissions import AuthedRequest, owner_required, supervisor_required
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -79,9 +80,8 @@ def _safe_next(request: HttpRequest, default: str) -> str:
 
 
 @login_required
-def otp_verify(request: HttpRequest) -> HttpResponse:
+def otp_verify(request: AuthedRequest) -> HttpResponse:
     user = request.user
-    assert isinstance(user, User)
     if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
         return redirect(f"{reverse('community:otp_setup')}?next={_safe_next(request, reverse('community:home'))}")
     form = OTPTokenForm(request.POST or None)
@@ -97,9 +97,8 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def otp_setup(request: HttpRequest) -> HttpResponse:
+def otp_setup(request: AuthedRequest) -> HttpResponse:
     user = request.user
-    assert isinstance(user, User)
     if TOTPDevice.objects.filter(user=user, confirmed=True).exists() and not user.is_verified():  # type: ignore[attr-defined]
         # Replacing an enrolled device needs the current one first.
         return redirect("community:otp_verify")
@@ -169,15 +168,14 @@ def _get_site_for_editor(request: HttpRequest, site_id: int) -> Site:
 
 
 @owner_required
-def portal(request: HttpRequest) -> HttpResponse:
+def portal(request: AuthedRequest) -> HttpResponse:
     businesses = selectors.businesses_visible_to(request.user).prefetch_related("cameras", "sites", "agreements")
     return render(request, "community/portal.html", {"businesses": businesses})
 
 
 @owner_required
-def business_create(request: HttpRequest) -> HttpResponse:
+def business_create(request: AuthedRequest) -> HttpResponse:
     user = request.user
-    assert isinstance(user, User)
     form = BusinessForm(request.POST or None, initial={"contact_name": user.full_name, "contact_email": user.email})
     if request.method == "POST" and form.is_valid():
         try:
@@ -191,7 +189,7 @@ def business_create(request: HttpRequest) -> HttpResponse:
 
 
 @owner_required
-def business_detail(request: HttpRequest, business_id: int) -> HttpResponse:
+def business_detail(request: AuthedRequest, business_id: int) -> HttpResponse:
     business = _get_business_for_editor(request, business_id)
     context = {
         "business": business,
@@ -206,12 +204,12 @@ def business_detail(request: HttpRequest, business_id: int) -> HttpResponse:
 
 
 @owner_required
-def business_edit(request: HttpRequest, business_id: int) -> HttpResponse:
+def business_edit(request: AuthedRequest, business_id: int) -> HttpResponse:
     business = _get_business_for_editor(request, business_id)
     form = BusinessForm(request.POST or None, instance=Business.objects.get(pk=business.pk))
     if request.method == "POST" and form.is_valid():
         try:
-            services.business_update(business=business, by=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+            services.business_update(business=business, by=request.user, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -221,10 +219,10 @@ def business_edit(request: HttpRequest, business_id: int) -> HttpResponse:
 
 @owner_required
 @require_POST
-def business_submit(request: HttpRequest, business_id: int) -> HttpResponse:
+def business_submit(request: AuthedRequest, business_id: int) -> HttpResponse:
     business = _get_business_for_editor(request, business_id)
     try:
-        services.business_submit(business=business, by=request.user)  # type: ignore[arg-type]
+        services.business_submit(business=business, by=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("community:business_detail", business_id=business.pk)
@@ -234,13 +232,13 @@ def business_submit(request: HttpRequest, business_id: int) -> HttpResponse:
 
 @owner_required
 @require_POST
-def business_staff_add(request: HttpRequest, business_id: int) -> HttpResponse:
+def business_staff_add(request: AuthedRequest, business_id: int) -> HttpResponse:
     business = _get_business_for_editor(request, business_id)
     form = StaffForm(request.POST)
     try:
         if not form.is_valid():
             raise ValidationError(list(form.errors.get("email", ["Enter an email address."])))
-        services.business_staff_add(business=business, by=request.user, email=form.cleaned_data["email"])  # type: ignore[arg-type]
+        services.business_staff_add(business=business, by=request.user, email=form.cleaned_data["email"])
     except (ValidationError, PermissionError) as exc:
         messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
     else:
@@ -249,12 +247,12 @@ def business_staff_add(request: HttpRequest, business_id: int) -> HttpResponse:
 
 
 @owner_required
-def site_create(request: HttpRequest, business_id: int) -> HttpResponse:
+def site_create(request: AuthedRequest, business_id: int) -> HttpResponse:
     business = _get_business_for_editor(request, business_id)
     form = SiteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.site_create(business=business, by=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+            services.site_create(business=business, by=request.user, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -264,12 +262,12 @@ def site_create(request: HttpRequest, business_id: int) -> HttpResponse:
 
 
 @owner_required
-def site_edit(request: HttpRequest, site_id: int) -> HttpResponse:
+def site_edit(request: AuthedRequest, site_id: int) -> HttpResponse:
     site = _get_site_for_editor(request, site_id)
     form = SiteForm(request.POST or None, instance=Site.objects.get(pk=site.pk))
     if request.method == "POST" and form.is_valid():
         try:
-            services.site_update(site=site, by=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+            services.site_update(site=site, by=request.user, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -278,13 +276,13 @@ def site_edit(request: HttpRequest, site_id: int) -> HttpResponse:
 
 
 @owner_required
-def agreement_create(request: HttpRequest, business_id: int) -> HttpResponse:
+def agreement_create(request: AuthedRequest, business_id: int) -> HttpResponse:
     business = _get_business_for_editor(request, business_id)
     unassigned = list(business.cameras.filter(agreement__isnull=True).values_list("id", flat=True))  # type: ignore[attr-defined]
     form = AgreementForm(request.POST or None, business=business, initial={"cameras": unassigned, "mode": "always"})
     if request.method == "POST" and form.is_valid():
         try:
-            services.agreement_create(business=business, by=request.user, **form.service_kwargs())  # type: ignore[arg-type]
+            services.agreement_create(business=business, by=request.user, **form.service_kwargs())
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -294,14 +292,14 @@ def agreement_create(request: HttpRequest, business_id: int) -> HttpResponse:
 
 
 @owner_required
-def agreement_edit(request: HttpRequest, agreement_id: int) -> HttpResponse:
+def agreement_edit(request: AuthedRequest, agreement_id: int) -> HttpResponse:
     agreement = _get_agreement_for_editor(request, agreement_id)
     form = AgreementForm(
         request.POST or None, business=agreement.business, initial=AgreementForm.initial_for(agreement)
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.agreement_update(agreement=agreement, by=request.user, **form.service_kwargs())  # type: ignore[arg-type]
+            services.agreement_update(agreement=agreement, by=request.user, **form.service_kwargs())
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -313,15 +311,15 @@ def agreement_edit(request: HttpRequest, agreement_id: int) -> HttpResponse:
 
 @owner_required
 @require_POST
-def agreement_revoke(request: HttpRequest, agreement_id: int) -> HttpResponse:
+def agreement_revoke(request: AuthedRequest, agreement_id: int) -> HttpResponse:
     agreement = _get_agreement_for_editor(request, agreement_id)
-    services.agreement_revoke(agreement=agreement, by=request.user, reason=request.POST.get("reason", "")[:2000])  # type: ignore[arg-type]
+    services.agreement_revoke(agreement=agreement, by=request.user, reason=request.POST.get("reason", "")[:2000])
     messages.success(request, f"Sharing revoked for “{agreement.name}”. Police can no longer watch these cameras.")
     return redirect("community:business_detail", business_id=agreement.business_id)
 
 
 @owner_required
-def access_log(request: HttpRequest) -> HttpResponse:
+def access_log(request: AuthedRequest) -> HttpResponse:
     """Who accessed my cameras: every event touching the owner's businesses and cameras."""
     events = selectors.audit_events_visible_to(request.user).exclude(action__startswith="auth.")
     page = Paginator(events, 50).get_page(request.GET.get("page"))
@@ -332,7 +330,7 @@ def access_log(request: HttpRequest) -> HttpResponse:
 
 
 @supervisor_required
-def partners(request: HttpRequest) -> HttpResponse:
+def partners(request: AuthedRequest) -> HttpResponse:
     state = request.GET.get("state", "pending")
     qs = selectors.businesses_visible_to(request.user).prefetch_related("sites")
     if state in Business.State.values:
@@ -350,7 +348,7 @@ def _get_business_for_police(request: HttpRequest, business_id: int) -> Business
 
 
 @supervisor_required
-def partner_detail(request: HttpRequest, business_id: int) -> HttpResponse:
+def partner_detail(request: AuthedRequest, business_id: int) -> HttpResponse:
     business = _get_business_for_police(request, business_id)
     form = ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -360,7 +358,7 @@ def partner_detail(request: HttpRequest, business_id: int) -> HttpResponse:
             form.add_error(None, "Choose verify or suspend.")
         else:
             try:
-                service(business=business, by=request.user, reason=form.cleaned_data["reason"])  # type: ignore[arg-type]
+                service(business=business, by=request.user, reason=form.cleaned_data["reason"])
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:
@@ -378,9 +376,8 @@ def partner_detail(request: HttpRequest, business_id: int) -> HttpResponse:
 
 
 @supervisor_required
-def officers(request: HttpRequest) -> HttpResponse:
+def officers(request: AuthedRequest) -> HttpResponse:
     user = request.user
-    assert isinstance(user, User)
     form = InviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -397,9 +394,8 @@ def officers(request: HttpRequest) -> HttpResponse:
 
 @supervisor_required
 @require_POST
-def officer_set_active(request: HttpRequest, officer_id: int, active: bool) -> HttpResponse:
+def officer_set_active(request: AuthedRequest, officer_id: int, active: bool) -> HttpResponse:
     user = request.user
-    assert isinstance(user, User)
     officer = get_object_or_404(selectors.officers_of(supervisor=user), pk=officer_id)
     try:
         if active:
@@ -412,9 +408,9 @@ def officer_set_active(request: HttpRequest, officer_id: int, active: bool) -> H
 
 
 @supervisor_required
-def audit_search(request: HttpRequest) -> HttpResponse:
+def audit_search(request: AuthedRequest) -> HttpResponse:
     form = AuditSearchForm(request.GET or None)
-    filters: dict[str, object] = {}
+    filters: dict[str, Any] = {}
     if form.is_valid():
         data = form.cleaned_data
         tz = timezone.get_current_timezone()
@@ -427,7 +423,7 @@ def audit_search(request: HttpRequest) -> HttpResponse:
     camera = request.GET.get("camera")
     if camera and camera.isdigit():
         filters["camera_id"] = int(camera)
-    events = selectors.audit_events_search(user=request.user, **filters)  # type: ignore[arg-type]
+    events = selectors.audit_events_search(user=request.user, **filters)
     page = Paginator(events, 100).get_page(request.GET.get("page"))
     return render(request, "community/audit_search.html", {"form": form, "page": page})
 
