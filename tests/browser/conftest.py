@@ -23,9 +23,6 @@ from community.models import User
 
 # The live server must listen where the browser is allowed to go; "localhost" could resolve to ::1.
 os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
-# Playwright's sync API keeps an asyncio loop in this thread, which Django's ORM guard mistakes for
-# async code; tests call the ORM only between page actions, never concurrently with them.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -53,11 +50,19 @@ STREAM_USERNAME = "lantern"
 STREAM_PASSWORD = "p4ss-w0rd!camera"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """One Chromium for every browser test, closed when they are done.
+
+    Package rather than session scope: while Playwright's sync API runs, its asyncio loop is the
+    running loop of this thread, and Django refuses ORM calls from a thread with a running loop. The
+    tests call the ORM only between page actions, so the guard is lifted for exactly as long as the
+    browser lives, and the rest of the suite runs with it in place.
+    """
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed")
-    with sync_playwright() as playwright:
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
