@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -26,11 +27,11 @@ from community.api import (
     query_params,
     require_editor,
 )
-from community.models import SharingAgreement, Site
+from community.models import SharingAgreement, Site, User
 from community.selectors import agreements_visible_to, owned_business_ids, sites_visible_to
 
 
-def get_camera_for_viewer(user: Any, camera_id: Any) -> Camera:
+def get_camera_for_viewer(user: User, camera_id: Any) -> Camera:
     camera = selectors.cameras_visible_to(user).filter(pk=camera_id).first()
     if camera is None:
         raise exceptions.NotFound
@@ -101,14 +102,14 @@ class EnrolledCameraSerializer(CameraSerializer):
         read_only_fields = fields
 
 
-def _editable_business_ids(user: Any) -> set[int]:
-    if not (user.is_authenticated and user.is_owner):
+def _editable_business_ids(user: User) -> set[int]:
+    if not user.is_owner:
         return set()
     return {row["id"] for row in owned_business_ids(user)}
 
 
-def _camera_data(request: Request, camera: Camera) -> dict[str, Any]:
-    return dict(CameraSerializer(camera, context={"editable_business_ids": _editable_business_ids(request.user)}).data)
+def _camera_data(user: User, camera: Camera) -> dict[str, Any]:
+    return dict(CameraSerializer(camera, context={"editable_business_ids": _editable_business_ids(user)}).data)
 
 
 class StreamFields(serializers.Serializer):
@@ -135,7 +136,10 @@ class StreamFields(serializers.Serializer):
 class CameraCreateSerializer(StreamFields):
     site = serializers.IntegerField()
     name = serializers.CharField()
-    source = serializers.ChoiceField(choices=Camera.Source.choices, default=Camera.Source.PULL)
+    # A declared field named like Field.source; DRF's metaclass takes it out of the class attributes.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=Camera.Source.choices, default=Camera.Source.PULL
+    )
     placement = serializers.ChoiceField(choices=Camera.Placement.choices, default=Camera.Placement.OUTDOOR)
     views = serializers.CharField(required=False, allow_blank=True, default="")
     agreement = serializers.IntegerField(required=False, allow_null=True, default=None)
@@ -185,14 +189,14 @@ class PushTokenSerializer(serializers.Serializer):
 _MAP_ROW = "[id, latitude, longitude, health, mode, name, site name]; mode is empty for cameras without terms."
 
 
-def _site_in(user: Any, site_id: int) -> Site:
+def _site_in(user: User, site_id: int) -> Site:
     site = sites_visible_to(user).filter(pk=site_id).first()
     if site is None:
         raise exceptions.ValidationError({"site": ["Choose one of this business's sites."]})
     return site
 
 
-def _agreement_in(user: Any, agreement_id: int | None) -> SharingAgreement | None:
+def _agreement_in(user: User, agreement_id: int | None) -> SharingAgreement | None:
     if agreement_id is None:
         return None
     agreement = agreements_visible_to(user).filter(pk=agreement_id).first()
@@ -205,8 +209,11 @@ class JSONForErrors(DefaultContentNegotiation):
     """The snapshot view returns the JPEG itself; its errors go out as JSON even to a client that
     asked only for `image/jpeg` (which would otherwise be refused with 406 before the view runs)."""
 
-    def select_renderer(self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None) -> Any:
-        return renderers[0], renderers[0].media_type
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        first = next(iter(renderers))
+        return first, first.media_type
 
 
 class CameraViewSet(ApiViewSet):
@@ -219,50 +226,50 @@ class CameraViewSet(ApiViewSet):
     def list(self, request: Request) -> Response:
         filters = query_params(request, CameraFilterSerializer)
         rows = selectors.cameras_search(
-            user=request.user,
+            user=self.user,
             q=filters["q"],
             health=filters["health"],
             mode=filters["mode"],
             placement=filters["placement"],
             business_id=filters.get("business"),
         )
-        return self.paginated(rows, CameraSerializer, editable_business_ids=_editable_business_ids(request.user))
+        return self.paginated(rows, CameraSerializer, editable_business_ids=_editable_business_ids(self.user))
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        camera = get_camera_for_viewer(request.user, pk)
-        if request.user.is_police:
+        camera = get_camera_for_viewer(self.user, pk)
+        if self.user.is_police:
             # Police looking at a partner's camera leave a trace the owner can read, as on the web page.
-            services.camera_view_record(camera=camera, by=request.user, what="page")
-        return Response(_camera_data(request, camera))
+            services.camera_view_record(camera=camera, by=self.user, what="page")
+        return Response(_camera_data(self.user, camera))
 
     @extend_schema(request=CameraCreateSerializer, responses={201: EnrolledCameraSerializer})
     def create(self, request: Request) -> Response:
         site_ref = body(request, SiteRefSerializer)
-        site = get_site_for_viewer(request.user, site_ref["site"])
-        require_editor(request.user, site.business)
+        site = get_site_for_viewer(self.user, site_ref["site"])
+        require_editor(self.user, site.business)
         data = body(request, CameraCreateSerializer)
         del data["site"]
-        data["agreement"] = _agreement_in(request.user, data["agreement"])
-        camera, push_token = services.camera_create(business=site.business, by=request.user, site=site, **data)
-        return Response({**_camera_data(request, camera), "push_token": push_token}, status=status.HTTP_201_CREATED)
+        data["agreement"] = _agreement_in(self.user, data["agreement"])
+        camera, push_token = services.camera_create(business=site.business, by=self.user, site=site, **data)
+        return Response({**_camera_data(self.user, camera), "push_token": push_token}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=CameraUpdateSerializer, responses={200: CameraSerializer})
     def partial_update(self, request: Request, pk: str) -> Response:
-        camera = get_camera_for_viewer(request.user, pk)
-        require_editor(request.user, camera.business)
+        camera = get_camera_for_viewer(self.user, pk)
+        require_editor(self.user, camera.business)
         data = body(request, CameraUpdateSerializer)
         if "site" in data:
-            data["site"] = _site_in(request.user, data["site"])
+            data["site"] = _site_in(self.user, data["site"])
         if "agreement" in data:
-            data["agreement"] = _agreement_in(request.user, data["agreement"])
-        camera = services.camera_update(camera=camera, by=request.user, **data)
-        return Response(_camera_data(request, camera))
+            data["agreement"] = _agreement_in(self.user, data["agreement"])
+        camera = services.camera_update(camera=camera, by=self.user, **data)
+        return Response(_camera_data(self.user, camera))
 
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, pk: str) -> Response:
-        camera = get_camera_for_viewer(request.user, pk)
-        require_editor(request.user, camera.business)
-        services.camera_delete(camera=camera, by=request.user)
+        camera = get_camera_for_viewer(self.user, pk)
+        require_editor(self.user, camera.business)
+        services.camera_delete(camera=camera, by=self.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -272,14 +279,14 @@ class CameraViewSet(ApiViewSet):
     )
     @action(detail=True, methods=["post"])
     def probe(self, request: Request, pk: str) -> Response:
-        camera = get_camera_for_viewer(request.user, pk)
-        if not (request.user.is_supervisor or selectors.camera_editable_by(camera=camera, user=request.user)):
+        camera = get_camera_for_viewer(self.user, pk)
+        if not (self.user.is_supervisor or selectors.camera_editable_by(camera=camera, user=self.user)):
             raise exceptions.PermissionDenied("Only the camera's owner and staff, or a supervisor, can probe it.")
         if camera.source != Camera.Source.PULL:
             raise exceptions.ValidationError({"detail": "Push cameras report their own health when they connect."})
         camera_probe_task.delay(camera.pk)
         camera.refresh_from_db()
-        return Response(_camera_data(request, camera), status=status.HTTP_202_ACCEPTED)
+        return Response(_camera_data(self.user, camera), status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         request=None,
@@ -288,9 +295,9 @@ class CameraViewSet(ApiViewSet):
     )
     @action(detail=True, methods=["post"], url_path="push-token")
     def push_token(self, request: Request, pk: str) -> Response:
-        camera = get_camera_for_viewer(request.user, pk)
-        require_editor(request.user, camera.business)
-        token = services.camera_push_token_rotate(camera=camera, by=request.user)
+        camera = get_camera_for_viewer(self.user, pk)
+        require_editor(self.user, camera.business)
+        token = services.camera_push_token_rotate(camera=camera, by=self.user)
         return Response({"push_token": token, "push_token_hint": token[-4:]})
 
     @extend_schema(
@@ -305,15 +312,15 @@ class CameraViewSet(ApiViewSet):
         content_negotiation_class=JSONForErrors,
     )
     def snapshot(self, request: Request, pk: str) -> FileResponse:
-        camera = get_camera_for_viewer(request.user, pk)
+        camera = get_camera_for_viewer(self.user, pk)
         if not camera.snapshot:
             raise exceptions.NotFound("This camera has no snapshot yet.")
         try:
             image = camera.snapshot.open("rb")
         except FileNotFoundError:
             raise exceptions.NotFound("This camera has no snapshot yet.") from None
-        if request.user.is_police:
-            services.camera_view_record(camera=camera, by=request.user, what="snapshot")
+        if self.user.is_police:
+            services.camera_view_record(camera=camera, by=self.user, what="snapshot")
         response = FileResponse(image, content_type="image/jpeg")
         response["Cache-Control"] = "private, no-store"
         return response
@@ -333,4 +340,4 @@ class CameraViewSet(ApiViewSet):
     )
     @action(detail=False, methods=["get"], url_path="map")
     def map(self, request: Request) -> Response:
-        return Response({"cameras": selectors.camera_map_features(user=request.user)})
+        return Response({"cameras": selectors.camera_map_features(user=self.user)})

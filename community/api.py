@@ -59,6 +59,13 @@ class ApiViewSet(ServiceErrors, viewsets.GenericViewSet):
     filter_backends: list[Any] = []
     lookup_value_regex = r"\d+"
 
+    @property
+    def user(self) -> User:
+        """The caller; the permission classes let only signed-in people this far."""
+        user = self.request.user
+        assert isinstance(user, User)
+        return user
+
     def paginated(
         self, rows: QuerySet[Any], serializer_class: type[serializers.Serializer], **context: Any
     ) -> Response:
@@ -79,40 +86,40 @@ def body(request: Request, serializer_class: type[serializers.Serializer]) -> di
     return dict(serializer.validated_data)
 
 
-def get_business_for_viewer(user: Any, business_id: Any) -> Business:
+def get_business_for_viewer(user: User, business_id: Any) -> Business:
     business = selectors.businesses_visible_to(user).filter(pk=business_id).first()
     if business is None:
         raise exceptions.NotFound
     return business
 
 
-def get_site_for_viewer(user: Any, site_id: Any) -> Site:
+def get_site_for_viewer(user: User, site_id: Any) -> Site:
     site = selectors.sites_visible_to(user).filter(pk=site_id).first()
     if site is None:
         raise exceptions.NotFound
     return site
 
 
-def get_agreement_for_viewer(user: Any, agreement_id: Any) -> SharingAgreement:
+def get_agreement_for_viewer(user: User, agreement_id: Any) -> SharingAgreement:
     agreement = selectors.agreements_visible_to(user).prefetch_related("cameras").filter(pk=agreement_id).first()
     if agreement is None:
         raise exceptions.NotFound
     return agreement
 
 
-def require_editor(user: Any, business: Business) -> None:
+def require_editor(user: User, business: Business) -> None:
     """Visible is not writable: police read partners' things, only the owner and staff change them."""
     if not selectors.business_editable_by(business=business, user=user):
         raise exceptions.PermissionDenied("Only the business's owner and staff can change this.")
 
 
-def business_from_body(request: Request) -> Business:
+def business_from_body(request: Request, user: User) -> Business:
     """The business named in a create request, checked before the rest of the body: a business the
     caller cannot see is a 404 and one they cannot change a 403, whatever else was sent."""
     ref = BusinessRefSerializer(data=request.data)
     ref.is_valid(raise_exception=True)
-    business = get_business_for_viewer(request.user, ref.validated_data["business"])
-    require_editor(request.user, business)
+    business = get_business_for_viewer(user, ref.validated_data["business"])
+    require_editor(user, business)
     return business
 
 
@@ -166,7 +173,7 @@ class TokenView(ServiceErrors, APIView):
         user = authenticate(request=django_request, username=data["email"], password=data["password"])
         if getattr(django_request, "axes_locked_out", False):
             # django-axes would swap our answer for its HTML lockout page; an API client wants JSON.
-            django_request.axes_locked_out = False
+            django_request.axes_locked_out = False  # type: ignore[attr-defined]
             raise exceptions.Throttled(detail="Too many failed logins; try again later.")
         if user is None:
             raise exceptions.ValidationError({"detail": _BAD_LOGIN})
@@ -256,52 +263,52 @@ class BusinessViewSet(ApiViewSet):
     @extend_schema(parameters=[BusinessFilterSerializer])
     def list(self, request: Request) -> Response:
         filters = query_params(request, BusinessFilterSerializer)
-        rows = selectors.businesses_visible_to(request.user)
+        rows = selectors.businesses_visible_to(self.user)
         if filters.get("state"):
             rows = rows.filter(state=filters["state"])
         return self.paginated(rows, BusinessSerializer)
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(BusinessSerializer(get_business_for_viewer(request.user, pk)).data)
+        return Response(BusinessSerializer(get_business_for_viewer(self.user, pk)).data)
 
     @extend_schema(request=BusinessCreateSerializer, responses={201: BusinessSerializer})
     def create(self, request: Request) -> Response:
-        if not request.user.is_owner:
+        if not self.user.is_owner:
             raise exceptions.PermissionDenied("Only business owners enrol businesses.")
         data = body(request, BusinessCreateSerializer)
-        business = services.business_create(owner=request.user, **data)
+        business = services.business_create(owner=self.user, **data)
         return Response(BusinessSerializer(business).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=BusinessUpdateSerializer, responses={200: BusinessSerializer})
     def partial_update(self, request: Request, pk: str) -> Response:
-        business = get_business_for_viewer(request.user, pk)
-        require_editor(request.user, business)
+        business = get_business_for_viewer(self.user, pk)
+        require_editor(self.user, business)
         data = body(request, BusinessUpdateSerializer)
-        business = services.business_update(business=business, by=request.user, **data)
+        business = services.business_update(business=business, by=self.user, **data)
         return Response(BusinessSerializer(business).data)
 
     @extend_schema(request=None, responses={200: BusinessSerializer})
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, pk: str) -> Response:
-        business = get_business_for_viewer(request.user, pk)
-        require_editor(request.user, business)
-        business = services.business_submit(business=business, by=request.user)
+        business = get_business_for_viewer(self.user, pk)
+        require_editor(self.user, business)
+        business = services.business_submit(business=business, by=self.user)
         return Response(BusinessSerializer(business).data)
 
     @extend_schema(request=ReasonSerializer, responses={200: BusinessSerializer})
     @action(detail=True, methods=["post"])
     def verify(self, request: Request, pk: str) -> Response:
-        business = get_business_for_viewer(request.user, pk)
+        business = get_business_for_viewer(self.user, pk)
         data = body(request, ReasonSerializer)
-        business = services.business_verify(business=business, by=request.user, reason=data["reason"])
+        business = services.business_verify(business=business, by=self.user, reason=data["reason"])
         return Response(BusinessSerializer(business).data)
 
     @extend_schema(request=ReasonSerializer, responses={200: BusinessSerializer})
     @action(detail=True, methods=["post"])
     def suspend(self, request: Request, pk: str) -> Response:
-        business = get_business_for_viewer(request.user, pk)
+        business = get_business_for_viewer(self.user, pk)
         data = body(request, ReasonSerializer)
-        business = services.business_suspend(business=business, by=request.user, reason=data["reason"])
+        business = services.business_suspend(business=business, by=self.user, reason=data["reason"])
         return Response(BusinessSerializer(business).data)
 
 
@@ -376,28 +383,28 @@ class SiteViewSet(ApiViewSet):
     @extend_schema(parameters=[ByBusinessFilterSerializer])
     def list(self, request: Request) -> Response:
         filters = query_params(request, ByBusinessFilterSerializer)
-        rows = selectors.sites_visible_to(request.user)
+        rows = selectors.sites_visible_to(self.user)
         if filters.get("business") is not None:
             rows = rows.filter(business_id=filters["business"])
         return self.paginated(rows, SiteSerializer)
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(SiteSerializer(get_site_for_viewer(request.user, pk)).data)
+        return Response(SiteSerializer(get_site_for_viewer(self.user, pk)).data)
 
     @extend_schema(request=SiteCreateSerializer, responses={201: SiteSerializer})
     def create(self, request: Request) -> Response:
-        business = business_from_body(request)
+        business = business_from_body(request, self.user)
         data = body(request, SiteCreateSerializer)
         del data["business"]
-        site = services.site_create(business=business, by=request.user, **data)
+        site = services.site_create(business=business, by=self.user, **data)
         return Response(SiteSerializer(site).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=SiteUpdateSerializer, responses={200: SiteSerializer})
     def partial_update(self, request: Request, pk: str) -> Response:
-        site = get_site_for_viewer(request.user, pk)
-        require_editor(request.user, site.business)
+        site = get_site_for_viewer(self.user, pk)
+        require_editor(self.user, site.business)
         data = body(request, SiteUpdateSerializer)
-        site = services.site_update(site=site, by=request.user, **data)
+        site = services.site_update(site=site, by=self.user, **data)
         return Response(SiteSerializer(site).data)
 
 
@@ -405,7 +412,9 @@ class SiteViewSet(ApiViewSet):
 
 
 class AgreementSerializer(serializers.ModelSerializer):
-    camera_ids = serializers.PrimaryKeyRelatedField(source="cameras", many=True, read_only=True)
+    camera_ids: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        source="cameras", many=True, read_only=True
+    )
 
     class Meta:
         model = SharingAgreement
@@ -475,7 +484,7 @@ class AgreementViewSet(ApiViewSet):
     @extend_schema(parameters=[AgreementFilterSerializer])
     def list(self, request: Request) -> Response:
         filters = query_params(request, AgreementFilterSerializer)
-        rows = selectors.agreements_visible_to(request.user).prefetch_related("cameras")
+        rows = selectors.agreements_visible_to(self.user).prefetch_related("cameras")
         if filters.get("business") is not None:
             rows = rows.filter(business_id=filters["business"])
         if filters.get("state"):
@@ -483,31 +492,31 @@ class AgreementViewSet(ApiViewSet):
         return self.paginated(rows, AgreementSerializer)
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(AgreementSerializer(get_agreement_for_viewer(request.user, pk)).data)
+        return Response(AgreementSerializer(get_agreement_for_viewer(self.user, pk)).data)
 
     @extend_schema(request=AgreementCreateSerializer, responses={201: AgreementSerializer})
     def create(self, request: Request) -> Response:
-        business = business_from_body(request)
+        business = business_from_body(request, self.user)
         data = body(request, AgreementCreateSerializer)
         del data["business"]
-        agreement = services.agreement_create(business=business, by=request.user, **data)
+        agreement = services.agreement_create(business=business, by=self.user, **data)
         return Response(AgreementSerializer(agreement).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=AgreementUpdateSerializer, responses={200: AgreementSerializer})
     def partial_update(self, request: Request, pk: str) -> Response:
-        agreement = get_agreement_for_viewer(request.user, pk)
-        require_editor(request.user, agreement.business)
+        agreement = get_agreement_for_viewer(self.user, pk)
+        require_editor(self.user, agreement.business)
         data = body(request, AgreementUpdateSerializer)
-        agreement = services.agreement_update(agreement=agreement, by=request.user, **data)
+        agreement = services.agreement_update(agreement=agreement, by=self.user, **data)
         return Response(AgreementSerializer(agreement).data)
 
     @extend_schema(request=ReasonSerializer, responses={200: AgreementSerializer})
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, pk: str) -> Response:
-        agreement = get_agreement_for_viewer(request.user, pk)
-        require_editor(request.user, agreement.business)
+        agreement = get_agreement_for_viewer(self.user, pk)
+        require_editor(self.user, agreement.business)
         data = body(request, ReasonSerializer)
-        agreement = services.agreement_revoke(agreement=agreement, by=request.user, reason=data["reason"])
+        agreement = services.agreement_revoke(agreement=agreement, by=self.user, reason=data["reason"])
         return Response(AgreementSerializer(agreement).data)
 
 
@@ -559,7 +568,7 @@ class AuditEventViewSet(ApiViewSet):
     def list(self, request: Request) -> Response:
         filters = query_params(request, AuditEventFilterSerializer)
         rows = selectors.audit_events_search(
-            user=request.user,
+            user=self.user,
             q=filters["q"],
             action=filters["action"],
             camera_id=filters.get("camera"),
@@ -620,10 +629,10 @@ class OfficerViewSet(ApiViewSet):
     permission_classes = [IsAuthenticated, IsSupervisor]
 
     def list(self, request: Request) -> Response:
-        return self.paginated(selectors.officers_of(supervisor=request.user), OfficerSerializer)
+        return self.paginated(selectors.officers_of(supervisor=self.user), OfficerSerializer)
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        return Response(OfficerSerializer(get_officer_for_supervisor(request.user, pk)).data)
+        return Response(OfficerSerializer(get_officer_for_supervisor(self.user, pk)).data)
 
     @extend_schema(
         request=InvitationCreateSerializer,
@@ -632,22 +641,22 @@ class OfficerViewSet(ApiViewSet):
     )
     def create(self, request: Request) -> Response:
         data = body(request, InvitationCreateSerializer)
-        invitation, _token = services.invitation_create(by=request.user, **data)
+        invitation, _token = services.invitation_create(by=self.user, **data)
         return Response(InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ReasonSerializer, responses={200: OfficerSerializer})
     @action(detail=True, methods=["post"])
     def deactivate(self, request: Request, pk: str) -> Response:
-        officer = get_officer_for_supervisor(request.user, pk)
+        officer = get_officer_for_supervisor(self.user, pk)
         data = body(request, ReasonSerializer)
-        officer = services.officer_deactivate(officer=officer, by=request.user, reason=data["reason"])
+        officer = services.officer_deactivate(officer=officer, by=self.user, reason=data["reason"])
         return Response(OfficerSerializer(officer).data)
 
     @extend_schema(request=None, responses={200: OfficerSerializer})
     @action(detail=True, methods=["post"])
     def reactivate(self, request: Request, pk: str) -> Response:
-        officer = get_officer_for_supervisor(request.user, pk)
-        officer = services.officer_reactivate(officer=officer, by=request.user)
+        officer = get_officer_for_supervisor(self.user, pk)
+        officer = services.officer_reactivate(officer=officer, by=self.user)
         return Response(OfficerSerializer(officer).data)
 
 

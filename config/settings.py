@@ -114,6 +114,8 @@ CELERY_BROKER_URL = env.str("LANTERN_CELERY_BROKER_URL", default=REDIS_URL or "f
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL == "filesystem://":
     _queue_dir = DATA_DIR / "celery" / "queue"
+    # kombu's filesystem transport does not create its folders.
+    _queue_dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),

@@ -1,53 +1,36 @@
-"""Headless Chromium through Playwright against pytest-django's live server, all on 127.0.0.1.
+"""Fixtures for the browser tests: one headless Chromium, contexts that stay on 127.0.0.1, the camera simulator.
 
 The browser is Debian's /usr/bin/chromium (Playwright never downloads one). Every request a page makes
-is checked: anything not on 127.0.0.1 is aborted and fails the test, so a stray CDN link or font shows
-up here instead of leaking a tipster's or an officer's browser to a third party.
+is checked: anything not on 127.0.0.1 is aborted and fails the test, so a stray CDN link or web font
+shows up here rather than in an officer's or a tipster's browser.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
-from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from cameras.simulator import CameraSimulator
-from community.models import User
+from tests.browser.browsing import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    PHONE,
+    STREAM_PASSWORD,
+    STREAM_USERNAME,
+    UNREACHABLE_TILES,
+    PageWatch,
+    loopback_only,
+)
 
-# The live server must listen where the browser is allowed to go; "localhost" could resolve to ::1.
+# The live server must listen where the browser may go; "localhost" could resolve to ::1.
 os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # Belt and braces for "nothing leaves loopback": no name but 127.0.0.1 resolves.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
-# Nothing listens on the discard port, so tiles fail at once, as they would with no internet.
-UNREACHABLE_TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 3,
-}
-DESKTOP = {"viewport": {"width": 1440, "height": 900}}
-STREAM_USERNAME = "lantern"
-STREAM_PASSWORD = "p4ss-w0rd!camera"
+OpenContext = Callable[..., tuple[BrowserContext, Page, PageWatch]]
 
 
 @pytest.fixture(scope="package")
@@ -56,8 +39,8 @@ def browser() -> Iterator[Browser]:
 
     Package rather than session scope: while Playwright's sync API runs, its asyncio loop is the
     running loop of this thread, and Django refuses ORM calls from a thread with a running loop. The
-    tests call the ORM only between page actions, so the guard is lifted for exactly as long as the
-    browser lives, and the rest of the suite runs with it in place.
+    tests touch the ORM only between page actions, so the guard is lifted for exactly as long as the
+    browser lives, and the rest of the suite keeps it.
     """
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed")
@@ -68,37 +51,17 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@dataclass
-class PageWatch:
-    """What a browser context did that a test should know about."""
-
-    off_loopback: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-
-def _loopback_only(watch: PageWatch) -> Callable[[Route], None]:
-    def handle(route: Route) -> None:
-        url = route.request.url
-        parts = urlsplit(url)
-        if parts.scheme in ("data", "blob") or parts.hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            watch.off_loopback.append(url)
-            route.abort("blockedbyclient")
-
-    return handle
-
-
 @pytest.fixture
-def open_context(browser: Browser) -> Iterator[Callable[..., tuple[BrowserContext, Page, PageWatch]]]:
-    """Opens a fresh context (its own cookies) with a page; checks at the end that all stayed on loopback."""
+def open_context(browser: Browser) -> Iterator[OpenContext]:
+    """Opens fresh contexts (own cookies), each with a page; at the end, checks all stayed on loopback
+    and no script failed."""
     opened: list[tuple[BrowserContext, PageWatch]] = []
 
     def open_(**options: object) -> tuple[BrowserContext, Page, PageWatch]:
         context = browser.new_context(**options)  # type: ignore[arg-type]
-        context.set_default_timeout(15_000)
+        context.set_default_timeout(20_000)
         watch = PageWatch()
-        context.route("**/*", _loopback_only(watch))
+        context.route("**/*", loopback_only(watch))
         page = context.new_page()
         page.on("pageerror", lambda exc: watch.errors.append(str(exc)))
         opened.append((context, watch))
@@ -112,19 +75,18 @@ def open_context(browser: Browser) -> Iterator[Callable[..., tuple[BrowserContex
 
 
 @pytest.fixture
-def phone(open_context) -> tuple[Page, PageWatch]:
-    _context, page, watch = open_context(**PHONE)
-    return page, watch
+def phone(open_context: OpenContext) -> Page:
+    return open_context(**PHONE)[1]
 
 
 @pytest.fixture
-def desktop(open_context) -> tuple[Page, PageWatch]:
-    _context, page, watch = open_context(**DESKTOP)
-    return page, watch
+def desktop(open_context: OpenContext) -> Page:
+    return open_context(**DESKTOP)[1]
 
 
 @pytest.fixture
 def no_tiles(settings) -> None:
+    """Point the maps at a tile server that is not there, as in a test or an offline crime center."""
     settings.MAP_TILE_URL = UNREACHABLE_TILES
 
 
@@ -137,34 +99,3 @@ def simulator() -> Iterator[CameraSimulator]:
     sim.start()
     yield sim
     sim.stop()
-
-
-def otp_code(device: TOTPDevice) -> str:
-    device.refresh_from_db()
-    return str(totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)).zfill(device.digits)
-
-
-def confirmed_totp_device(user: User) -> TOTPDevice:
-    device, _ = TOTPDevice.objects.get_or_create(user=user, name="Authenticator app", defaults={"confirmed": True})
-    return device
-
-
-def log_in_through_form(page: Page, base_url: str, *, email: str, password: str) -> None:
-    """The real login form; police officers then pass the real TOTP page."""
-    page.goto(f"{base_url}/account/login/")
-    page.fill("#id_username", email)
-    page.fill("#id_password", password)
-    page.click("button.primary")
-    page.wait_for_load_state()
-    user = User.objects.get(email=email)
-    if user.is_police:
-        page.wait_for_url("**/account/2fa/verify/**")
-        page.fill("#id_token", otp_code(confirmed_totp_device(user)))
-        page.click("button.primary")
-        page.wait_for_load_state()
-        assert "/account/2fa/" not in page.url, page.locator(".error").all_inner_texts()
-
-
-def assert_no_horizontal_scroll(page: Page) -> None:
-    widths = page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
-    assert widths[0] <= widths[1], f"{page.url} scrolls sideways: {widths[0]}px content in a {widths[1]}px window"

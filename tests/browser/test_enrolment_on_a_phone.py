@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from cameras.models import Camera
 from community.models import Business, SharingAgreement
-from tests.browser.conftest import (
+from tests.browser.browsing import (
     STREAM_PASSWORD,
     STREAM_USERNAME,
     assert_no_horizontal_scroll,
@@ -18,7 +18,7 @@ from tests.browser.conftest import (
 from tests.conftest import PASSWORD
 from tests.factories import BusinessFactory, SiteFactory, UserFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_tiles")]
+pytestmark = pytest.mark.usefixtures("no_tiles")
 
 
 class Steps:
@@ -38,7 +38,7 @@ class Steps:
 
 @pytest.mark.browser
 def test_a_new_owner_enrols_a_camera_on_a_phone(live_server, phone, simulator, tmp_path):
-    page, _watch = phone
+    page = phone
     steps = Steps(page, tmp_path)
     base = live_server.url
 
@@ -99,6 +99,8 @@ def test_a_new_owner_enrols_a_camera_on_a_phone(live_server, phone, simulator, t
     page.wait_for_url("**/terms/new/")
     page.check("input[name=mode][value=always]")
     expect(page.locator("input[name=cameras]")).to_be_checked()
+    page.screenshot(path="/tmp/terms-debug.png", full_page=True)
+    print(page.evaluate("(() => { const r = document.querySelector('#id_terms_accepted').getBoundingClientRect(); const b = document.querySelector('#id_terms_accepted'); return [r.x, r.y, r.width, r.height, getComputedStyle(b).width, b.closest('.field').outerHTML]; })()"))
     page.check("#id_terms_accepted")
     steps.shot("terms")
     page.tap("button.primary")
@@ -124,7 +126,7 @@ def test_a_bad_stream_address_is_explained_next_to_the_field(live_server, phone,
     owner = UserFactory(email="erin@example.com", full_name="Erin Owner")
     business = BusinessFactory(owner=owner, name="Erin's Shop", state=Business.State.DRAFT, verified_at=None)
     SiteFactory(business=business, name="Main Street")
-    page, _watch = phone
+    page = phone
 
     log_in_through_form(page, live_server.url, email=owner.email, password=PASSWORD)
     page.goto(f"{live_server.url}/portal/businesses/{business.pk}/cameras/new/")

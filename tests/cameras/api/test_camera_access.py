@@ -13,6 +13,7 @@ PERSONAS = ("alice", "bob", "charlie", "monitor", "supervisor")
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64 + b"\xff\xd9"
 
 # (name, method, path, body, expected status for alice, bob, charlie, monitor, supervisor)
+# fmt: off
 ENDPOINTS = [
     ("camera list", "get", "/api/cameras/", None, (200, 200, 200, 200, 200)),
     ("camera map", "get", "/api/cameras/map/", None, (200, 200, 200, 200, 200)),
@@ -25,6 +26,7 @@ ENDPOINTS = [
     ("camera create", "post", "/api/cameras/",
      {"site": "{site}", "name": "Back door", "stream_url": "rtsp://127.0.0.1:1/back"}, (201, 201, 404, 403, 403)),
 ]
+# fmt: on
 
 MATRIX = [
     pytest.param(method, path, data, persona, expected[i], id=f"{name}-{persona}")
@@ -84,7 +86,9 @@ def test_charlie_gets_404_for_alices_camera_and_cannot_find_it_anywhere(client_a
     assert alice_camera.pk not in [row[0] for row in charlie.get("/api/cameras/map/").json()["cameras"]]
 
 
-def test_charlie_cannot_enrol_a_camera_at_his_own_business_with_alices_terms(client_as, charlie_camera, alice_agreement):
+def test_charlie_cannot_enrol_a_camera_at_his_own_business_with_alices_terms(
+    client_as, charlie_camera, alice_agreement
+):
     response = client_as("charlie").post(
         "/api/cameras/",
         {

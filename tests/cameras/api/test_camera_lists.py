@@ -13,7 +13,11 @@ from tests.factories import AgreementFactory, CameraFactory
 def cameras(alice_camera, charlie_camera, alice_site, alice_business) -> dict[str, Camera]:
     registry = AgreementFactory(business=alice_business, name="Registry", mode=SharingAgreement.Mode.REGISTRY)
     indoor = CameraFactory(
-        site=alice_site, name="Till", placement=Camera.Placement.INDOOR, views="The counter", agreement=registry,
+        site=alice_site,
+        name="Till",
+        placement=Camera.Placement.INDOOR,
+        views="The counter",
+        agreement=registry,
         health=Camera.Health.ONLINE,
     )
     return {"front": alice_camera, "till": indoor, "garage": charlie_camera}

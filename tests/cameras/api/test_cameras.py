@@ -38,15 +38,16 @@ def test_an_owner_enrols_a_pull_camera_and_its_credentials_are_stored_encrypted(
     assert body["stream_url_masked"] == "rtsp://admin:••••••@127.0.0.1:1/back"
     assert body["push_token"] is None
     assert (body["business"], body["site"], body["agreement"], body["mode"]) == (
-        alice_site.business_id, alice_site.pk, alice_agreement.pk, "always",
+        alice_site.business_id,
+        alice_site.pk,
+        alice_agreement.pk,
+        "always",
     )
     assert stream_url_decrypt(camera.stream_url_encrypted) == f"rtsp://admin:{SECRET}@127.0.0.1:1/back"
     assert AuditEvent.objects.filter(action="camera.create", camera_id=camera.pk).exists()
 
 
-def test_enrolling_a_pull_camera_probes_it_after_the_commit(
-    alice_api, alice_site, django_capture_on_commit_callbacks
-):
+def test_enrolling_a_pull_camera_probes_it_after_the_commit(alice_api, alice_site, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = _enrol(alice_api, alice_site, stream_url="rtsp://127.0.0.1:1/back")
 
@@ -136,12 +137,17 @@ def test_an_owner_viewing_her_camera_leaves_no_view_event(alice_api, alice_camer
 @pytest.mark.parametrize(
     ("stream_url", "message"),
     [
-        ("ftp://192.0.2.10/stream", "Lantern supports stream addresses starting with rtsp://, rtsps://, http:// or "
-                                    "https:// (not ftp://)."),
+        (
+            "ftp://192.0.2.10/stream",
+            "Lantern supports stream addresses starting with rtsp://, rtsps://, http:// or https:// (not ftp://).",
+        ),
         ("rtsp://", "The stream address needs a host name or IP address after the //."),
         ("rtsp://cam host/stream", "The stream address must not contain spaces or control characters."),
         ("rtsp://192.0.2.10:99999/x", "The stream address has an invalid port number."),
-        ("192.0.2.10/stream", "Lantern supports stream addresses starting with rtsp://, rtsps://, http:// or https://."),
+        (
+            "192.0.2.10/stream",
+            "Lantern supports stream addresses starting with rtsp://, rtsps://, http:// or https://.",
+        ),
         ("", "Enter the camera's stream address, for example rtsp://192.0.2.10:554/stream1."),
         ("rtsp://192.0.2.10/" + "x" * 1000, "The stream address is longer than 1000 characters."),
     ],
@@ -212,9 +218,14 @@ def test_new_credentials_without_the_address_are_refused_rather_than_ignored(ali
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({"stream_url": "ftp://x"}, {"stream_url": [
-            "Lantern supports stream addresses starting with rtsp://, rtsps://, http:// or https:// (not ftp://)."
-        ]}),
+        (
+            {"stream_url": "ftp://x"},
+            {
+                "stream_url": [
+                    "Lantern supports stream addresses starting with rtsp://, rtsps://, http:// or https:// (not ftp://)."
+                ]
+            },
+        ),
         ({"name": "x" * 101}, {"name": ["Ensure this value has at most 100 characters (it has 101)."]}),
         ({"site": 999999}, {"site": ["Choose one of this business's sites."]}),
         ({"agreement": 999999}, {"agreement": ["Choose sharing terms of this business."]}),

@@ -99,8 +99,9 @@ def test_an_owner_enrols_a_partner_that_a_supervisor_verifies_and_a_monitor_then
         "camera.create",
         "agreement.create",
         "business.submit",
+        "camera.view_page",  # the supervisor's look at the pending camera
         "partner.verify",
-        "camera.view_page",
+        "camera.view_page",  # the monitor's
         "agreement.revoke",
     ]
 

@@ -23,7 +23,13 @@ def test_a_supervisor_lists_only_their_own_agencys_officers(client_as, monitor, 
     assert response.status_code == 200
     assert sorted(row["email"] for row in response.json()["results"]) == [monitor.email, supervisor.email]
     assert set(response.json()["results"][0]) == {
-        "id", "email", "full_name", "role", "is_active", "date_joined", "last_login",
+        "id",
+        "email",
+        "full_name",
+        "role",
+        "is_active",
+        "date_joined",
+        "last_login",
     }
 
 
@@ -103,8 +109,13 @@ def events(alice, alice_camera, charlie_camera, monitor) -> dict[str, AuditEvent
     now = timezone.now()
     return {
         "alice_old": AuditEvent.objects.create(
-            actor=monitor, actor_label=monitor.email, action="camera.view_page", target_label="Front door",
-            business_id=alice_camera.business_id, camera_id=alice_camera.pk, created_at=now - timedelta(days=10),
+            actor=monitor,
+            actor_label=monitor.email,
+            action="camera.view_page",
+            target_label="Front door",
+            business_id=alice_camera.business_id,
+            camera_id=alice_camera.pk,
+            created_at=now - timedelta(days=10),
         ),
         "alice_new": audit_record(actor=monitor, action="camera.view_snapshot", target=alice_camera),
         "alice_edit": audit_record(actor=alice, action="camera.update", target=alice_camera),

@@ -16,7 +16,12 @@ def owner(client_as, alice):
 
 
 def _counts():
-    return (Business.objects.count(), Site.objects.count(), SharingAgreement.objects.count(), AuditEvent.objects.count())
+    return (
+        Business.objects.count(),
+        Site.objects.count(),
+        SharingAgreement.objects.count(),
+        AuditEvent.objects.count(),
+    )
 
 
 # ---------------------------------------------------------------- businesses
@@ -105,7 +110,10 @@ def test_an_owner_adds_a_site(owner, alice_business):
     assert response.status_code == 201, response.content
     body = response.json()
     assert (body["business"], body["name"], body["timezone"], body["listed_publicly"]) == (
-        alice_business.pk, "Back lot", "America/Detroit", False,
+        alice_business.pk,
+        "Back lot",
+        "America/Detroit",
+        False,
     )
     assert (body["latitude"], body["longitude"]) == (42.3, -83.0)
 
@@ -118,8 +126,10 @@ def test_an_owner_adds_a_site(owner, alice_business):
         ({"longitude": "-181"}, {"longitude": ["Longitude must be between -180 and 180."]}),
         ({"longitude": "1e9"}, {"longitude": ["Longitude must be between -180 and 180."]}),
         ({"latitude": "north"}, {"latitude": ["A valid number is required."]}),
-        ({"timezone": "Mars/Olympus_Mons"}, {"timezone": ["“Mars/Olympus_Mons” is not a time zone name such as "
-                                                          "America/Detroit."]}),
+        (
+            {"timezone": "Mars/Olympus_Mons"},
+            {"timezone": ["“Mars/Olympus_Mons” is not a time zone name such as America/Detroit."]},
+        ),
         ({"name": "MAIN street"}, {"name": ["This business already has a site with this name."]}),
         ({"name": "y" * 121}, {"name": ["Ensure this value has at most 120 characters (it has 121)."]}),
         ({"address": ""}, {"address": ["This field may not be blank."]}),
@@ -150,13 +160,17 @@ def test_a_site_needs_to_name_its_business(owner):
 
 def test_an_owner_moves_a_site(owner, alice_site):
     response = owner.patch(
-        f"/api/sites/{alice_site.pk}/", {"latitude": "42.1", "longitude": "-83.2", "listed_publicly": True}, format="json"
+        f"/api/sites/{alice_site.pk}/",
+        {"latitude": "42.1", "longitude": "-83.2", "listed_publicly": True},
+        format="json",
     )
 
     assert response.status_code == 200
     alice_site.refresh_from_db()
     assert (str(alice_site.latitude), str(alice_site.longitude), alice_site.listed_publicly) == (
-        "42.100000", "-83.200000", True,
+        "42.100000",
+        "-83.200000",
+        True,
     )
 
 
@@ -193,16 +207,26 @@ def test_the_site_list_filters_by_business(client_as, alice_site, charlie_camera
     [
         ({"terms_accepted": False}, {"terms_accepted": ["Accept the sharing terms to continue."]}),
         ({}, {"terms_accepted": ["Accept the sharing terms to continue."]}),
-        ({"terms_accepted": True, "mode": "schedule"},
-         {"schedule": ["Choose at least one day and time window for scheduled sharing."]}),
-        ({"terms_accepted": True, "mode": "schedule", "schedule": {"funday": [["08:00", "09:00"]]}},
-         {"schedule": ["“funday” is not a weekday; use mon, tue, wed, thu, fri, sat, sun."]}),
-        ({"terms_accepted": True, "mode": "schedule", "schedule": {"mon": [["25:00", "09:00"]]}},
-         {"schedule": ["mon: “25:00” is not a time like 08:30."]}),
-        ({"terms_accepted": True, "retention_days": 365},
-         {"retention_days": ["Ensure this value is less than or equal to 90."]}),
-        ({"terms_accepted": True, "name": "STOREFRONT, LIVE ALWAYS"},
-         {"name": ["This business already has sharing terms with this name."]}),
+        (
+            {"terms_accepted": True, "mode": "schedule"},
+            {"schedule": ["Choose at least one day and time window for scheduled sharing."]},
+        ),
+        (
+            {"terms_accepted": True, "mode": "schedule", "schedule": {"funday": [["08:00", "09:00"]]}},
+            {"schedule": ["“funday” is not a weekday; use mon, tue, wed, thu, fri, sat, sun."]},
+        ),
+        (
+            {"terms_accepted": True, "mode": "schedule", "schedule": {"mon": [["25:00", "09:00"]]}},
+            {"schedule": ["mon: “25:00” is not a time like 08:30."]},
+        ),
+        (
+            {"terms_accepted": True, "retention_days": 365},
+            {"retention_days": ["Ensure this value is less than or equal to 90."]},
+        ),
+        (
+            {"terms_accepted": True, "name": "STOREFRONT, LIVE ALWAYS"},
+            {"name": ["This business already has sharing terms with this name."]},
+        ),
         ({"terms_accepted": True, "mode": "forever"}, {"mode": ['"forever" is not a valid choice.']}),
         ({"terms_accepted": True, "camera_ids": [999999]}, {"camera_ids": ["Choose cameras of this business."]}),
     ],

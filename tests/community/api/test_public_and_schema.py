@@ -20,7 +20,7 @@ def test_the_transparency_report_is_public_and_counts_without_naming(client, ali
         assert private not in text
 
 
-def test_the_transparency_report_ignores_a_bad_token(client):
+def test_the_transparency_report_ignores_a_bad_token(client, db):
     assert client.get("/api/transparency/", HTTP_AUTHORIZATION="Bearer nonsense").status_code == 200
 
 
