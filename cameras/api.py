@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -17,9 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cameras import selectors, services
-from cameras.credentials import stream_url_validate
 from cameras.models import Camera
-from cameras.tasks import camera_probe_task
 from community.api import (
     ApiViewSet,
     body,
@@ -124,14 +121,6 @@ class StreamFields(serializers.Serializer):
         required=False, allow_blank=True, default="", max_length=200, write_only=True, style={"input_type": "password"}
     )
 
-    def validate_stream_url(self, value: str) -> str:
-        if value == "":
-            return value
-        try:
-            return stream_url_validate(value)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.messages) from None
-
 
 class CameraCreateSerializer(StreamFields):
     site = serializers.IntegerField()
@@ -158,15 +147,6 @@ class CameraUpdateSerializer(StreamFields):
     placement = serializers.ChoiceField(choices=Camera.Placement.choices, required=False)
     views = serializers.CharField(required=False, allow_blank=True)
     agreement = serializers.IntegerField(required=False, allow_null=True)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # The services put a username and password only into a newly given address; we never
-        # decrypt the stored one here, so new credentials come with the address they belong to.
-        if (attrs.get("stream_username") or attrs.get("stream_password")) and not attrs.get("stream_url"):
-            raise serializers.ValidationError(
-                {"stream_url": ["Send the stream address together with its new username and password."]}
-            )
-        return attrs
 
 
 class SiteRefSerializer(serializers.Serializer):
@@ -282,9 +262,7 @@ class CameraViewSet(ApiViewSet):
         camera = get_camera_for_viewer(self.user, pk)
         if not (self.user.is_supervisor or selectors.camera_editable_by(camera=camera, user=self.user)):
             raise exceptions.PermissionDenied("Only the camera's owner and staff, or a supervisor, can probe it.")
-        if camera.source != Camera.Source.PULL:
-            raise exceptions.ValidationError({"detail": "Push cameras report their own health when they connect."})
-        camera_probe_task.delay(camera.pk)
+        services.camera_probe_request(camera=camera, by=self.user)
         camera.refresh_from_db()
         return Response(_camera_data(self.user, camera), status=status.HTTP_202_ACCEPTED)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -35,7 +36,11 @@ def _queue_probe(camera: Camera) -> None:
 
 
 def _set_stream_url(camera: Camera, *, stream_url: str, username: str, password: str) -> None:
-    url = stream_url_with_credentials(url=stream_url_validate(stream_url), username=username, password=password)
+    try:
+        url = stream_url_validate(stream_url)
+    except ValidationError as exc:
+        raise ValidationError({"stream_url": exc.messages}) from exc
+    url = stream_url_with_credentials(url=url, username=username, password=password)
     camera.stream_url_encrypted = stream_url_encrypt(url)
     camera.stream_url_masked = stream_url_mask(url)
 
@@ -45,6 +50,8 @@ def _check_site_and_agreement(*, business: Business, site: Site, agreement: Shar
         raise ValidationError({"site": "Choose one of this business's sites."})
     if agreement is not None and agreement.business_id != business.pk:
         raise ValidationError({"agreement": "Choose sharing terms of this business."})
+    if agreement is not None and agreement.state == SharingAgreement.State.REVOKED:
+        raise ValidationError({"agreement": "These sharing terms were revoked; choose or create others."})
 
 
 def _save_unique_name(camera: Camera) -> None:
@@ -111,7 +118,7 @@ def camera_update(
     stream_password: str = "",
     **fields: Any,
 ) -> Camera:
-    """Change a camera; a new stream address is validated, encrypted and probed again."""
+    """Change a camera; a new stream address (or new credentials alone) is validated, encrypted and probed again."""
     allowed = {"name", "site", "placement", "views", "agreement"}
     if set(fields) - allowed:
         raise TypeError(f"Unexpected fields: {sorted(set(fields) - allowed)}")
@@ -119,9 +126,14 @@ def camera_update(
     for name, value in fields.items():
         setattr(camera, name, value.strip() if name == "name" else value)
     _check_site_and_agreement(business=camera.business, site=camera.site, agreement=camera.agreement)
-    new_url = camera.source == Camera.Source.PULL and bool(stream_url)
+    new_url = camera.source == Camera.Source.PULL and bool(stream_url or stream_username or stream_password)
     if new_url:
-        _set_stream_url(camera, stream_url=stream_url or "", username=stream_username, password=stream_password)
+        if not stream_url:
+            # New credentials for the address already stored: the password is never shown back,
+            # so the owner types only what changed.
+            stream_url = stream_url_decrypt(camera.stream_url_encrypted)
+            stream_username = stream_username or unquote(urlsplit(stream_url).username or "")
+        _set_stream_url(camera, stream_url=stream_url, username=stream_username, password=stream_password)
         camera.health = Camera.Health.UNKNOWN
         camera.health_message = ""
         changed.append("stream_url")
@@ -151,6 +163,15 @@ def camera_delete(*, camera: Camera, by: User) -> None:
     if camera.snapshot:
         camera.snapshot.delete(save=False)
     camera.delete()
+
+
+@transaction.atomic
+def camera_probe_request(*, camera: Camera, by: User) -> None:
+    """Someone asks for a probe now; the worker runs it after the commit."""
+    if camera.source != Camera.Source.PULL:
+        raise ValidationError("Push cameras report their own health when they connect.")
+    audit_record(actor=by, action="camera.probe_request", target=camera)
+    _queue_probe(camera)
 
 
 def camera_probe(*, camera: Camera, by: User | None = None) -> ProbeResult:

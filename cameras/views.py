@@ -114,12 +114,11 @@ def camera_edit(request: AuthedRequest, camera_id: int) -> HttpResponse:
 @require_POST
 def camera_probe(request: AuthedRequest, camera_id: int) -> HttpResponse:
     camera = _get_camera_for_editor(request, camera_id)
-    if camera.source != Camera.Source.PULL:
-        messages.info(request, "Push cameras report their own health when they connect.")
+    try:
+        services.camera_probe_request(camera=camera, by=request.user)
+    except ValidationError as exc:
+        messages.info(request, " ".join(exc.messages))
     else:
-        from cameras.tasks import camera_probe_task
-
-        camera_probe_task.delay(camera.pk)
         messages.success(request, "Checking the stream now; refresh in a few seconds.")
     return redirect("cameras:camera_detail", camera_id=camera.pk)
 

@@ -6,10 +6,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.contrib.auth import authenticate
-from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -188,30 +187,14 @@ class TokenView(ServiceErrors, APIView):
                 # Counts towards the lockout (and the audit trail) like a wrong password.
                 user_login_failed.send(sender=__name__, credentials={"username": data["email"]}, request=django_request)
                 raise exceptions.ValidationError({"otp": ["Enter the current 6-digit code from your authenticator."]})
-        token = _token_issue(user=user, request=django_request)
+        token = services.api_token_issue(user=user, request=django_request)
         return Response({"token": token.key})
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request) -> Response:
         assert isinstance(request.auth, Token)
-        _token_revoke(token=request.auth, request=request._request)
+        services.api_token_revoke(token=request.auth, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-# A token is a login: the auth signals record it in the audit trail (community/signals.py) and
-# reset django-axes' failure count, the same as the web login.
-@transaction.atomic
-def _token_issue(*, user: User, request: Any) -> Token:
-    token, _ = Token.objects.get_or_create(user=user)
-    user_logged_in.send(sender=user.__class__, request=request, user=user)
-    return token
-
-
-@transaction.atomic
-def _token_revoke(*, token: Token, request: Any) -> None:
-    user = token.user
-    token.delete()
-    user_logged_out.send(sender=user.__class__, request=request, user=user)
 
 
 # ---------------------------------------------------------------- businesses

@@ -176,6 +176,26 @@ def officer_reactivate(*, officer: User, by: User) -> User:
     return officer
 
 
+@transaction.atomic
+def api_token_issue(*, user: User, request: Any) -> Any:
+    """An API token is a login: the auth signals audit it and reset django-axes' failure count."""
+    from django.contrib.auth.signals import user_logged_in
+    from rest_framework.authtoken.models import Token
+
+    token, _ = Token.objects.get_or_create(user=user)
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
+    return token
+
+
+@transaction.atomic
+def api_token_revoke(*, token: Any, request: Any) -> None:
+    from django.contrib.auth.signals import user_logged_out
+
+    user = token.user
+    token.delete()
+    user_logged_out.send(sender=user.__class__, request=request, user=user)
+
+
 def agency_create(*, name: str, jurisdiction: str = "") -> Agency:
     return Agency.objects.create(name=name, jurisdiction=jurisdiction)
 
@@ -328,7 +348,8 @@ def site_create(
         timezone=timezone,
         listed_publicly=listed_publicly,
     )
-    site.full_clean(exclude=["business"])
+    # Constraints are checked below with owner-friendly messages (and by the database).
+    site.full_clean(exclude=["business"], validate_constraints=False)
     if Site.objects.filter(business=business, name__iexact=site.name).exists():
         raise ValidationError({"name": "This business already has a site with this name."})
     _save_unique(site, field="name", message="This business already has a site with this name.")
@@ -339,7 +360,7 @@ def site_create(
 @transaction.atomic
 def site_update(*, site: Site, by: User, **fields: Any) -> Site:
     changed = _apply(site, fields, allowed={"name", "address", "latitude", "longitude", "timezone", "listed_publicly"})
-    site.full_clean(exclude=["business"])
+    site.full_clean(exclude=["business"], validate_constraints=False)
     if (
         "name" in changed
         and Site.objects.filter(business=site.business, name__iexact=site.name).exclude(pk=site.pk).exists()
@@ -435,7 +456,7 @@ def agreement_create(
         terms_accepted_at=timezone.now(),
         terms_accepted_by=by,
     )
-    agreement.full_clean(exclude=["business", "terms_accepted_by"])
+    agreement.full_clean(exclude=["business", "terms_accepted_by"], validate_constraints=False)
     if SharingAgreement.objects.filter(business=business, name__iexact=agreement.name).exists():
         raise ValidationError({"name": "This business already has sharing terms with this name."})
     _save_unique(agreement, field="name", message="This business already has sharing terms with this name.")
@@ -507,7 +528,7 @@ def agreement_update(
     locked.terms_version = settings.TERMS_VERSION
     locked.terms_accepted_at = timezone.now()
     locked.terms_accepted_by = by
-    locked.full_clean(exclude=["business", "terms_accepted_by"])
+    locked.full_clean(exclude=["business", "terms_accepted_by"], validate_constraints=False)
     if (
         SharingAgreement.objects.filter(business=locked.business, name__iexact=locked.name)
         .exclude(pk=locked.pk)

@@ -103,7 +103,7 @@ def text_without_credentials(*, text: str, url: str) -> str:
 def _probe_safely(*, url: str, timeout_s: float, started: float) -> ProbeResult:
     try:
         return _probe(url=url, timeout_s=timeout_s, started=started)
-    except Exception as exc:  # noqa: BLE001 - a probe reports every failure as a result
+    except Exception as exc:
         logger.exception("probe of %s failed unexpectedly", url_without_credentials(url=url))
         reason = text_without_credentials(text=str(exc), url=url)
         return ProbeResult(health=ERROR, message=f"The stream could not be checked ({reason}).")
@@ -120,14 +120,14 @@ def _probe(*, url: str, timeout_s: float, started: float) -> ProbeResult:
         options |= {"rtsp_transport": "tcp", "allowed_media_types": "video"}
     try:
         container = av.open(url, options=options, timeout=(timeout_s, timeout_s))
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+    except Exception as exc:
         return _failure(exc=exc, url=url, timeout_s=timeout_s, started=started)
     try:
         return _inspect(container=container, url=url, timeout_s=timeout_s, started=started)
     finally:
         try:
             container.close()
-        except Exception:  # noqa: BLE001 - closing a stream that already failed may fail again
+        except Exception:
             logger.debug("closing %s failed", url_without_credentials(url=url), exc_info=True)
 
 
@@ -159,7 +159,7 @@ def _inspect(*, container: av.container.InputContainer, url: str, timeout_s: flo
                 break
             if time.monotonic() > deadline:
                 break
-    except Exception as exc:  # noqa: BLE001 - a stream that dies mid-read is reported like one that never opened
+    except Exception as exc:
         if snapshot is None:
             return _failure(exc=exc, url=url, timeout_s=timeout_s, started=started)
     fps = fps or _rate_from(timestamps=timestamps)

@@ -694,7 +694,7 @@ class CameraSimulator:
     def _thread_main(self, ready: threading.Event) -> None:
         try:
             asyncio.run(self._serve(ready=ready))
-        except BaseException as exc:  # noqa: BLE001 - handed to the thread that called start()
+        except BaseException as exc:
             if not ready.is_set():
                 self._startup_error = exc
                 ready.set()

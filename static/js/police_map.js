@@ -10,7 +10,17 @@
     // Without a reachable tile server the map is a plain background; markers and clusters still work.
     L.tileLayer(el.dataset.tileUrl, { maxZoom: 19, attribution: el.dataset.tileAttribution || "" }).addTo(map);
   }
-  var cluster = L.markerClusterGroup({ chunkedLoading: true, chunkInterval: 100, removeOutsideVisibleBounds: true, spiderfyOnMaxZoom: true });
+  // With chunked loading, addLayers returns before the markers are in; a filter change meanwhile
+  // waits for the load to finish, or the old load's later chunks would add back what it cleared.
+  var loading = false, pending = false;
+  var cluster = L.markerClusterGroup({
+    chunkedLoading: true, chunkInterval: 100, removeOutsideVisibleBounds: true, spiderfyOnMaxZoom: true,
+    chunkProgress: function (done, total) {
+      if (done < total) return;
+      loading = false;
+      if (pending) { pending = false; apply(); }
+    }
+  });
   map.addLayer(cluster);
   var count = document.getElementById("map-count");
   var markers = [];
@@ -26,8 +36,10 @@
     return Array.prototype.map.call(document.querySelectorAll('input[name="' + name + '"]:checked'), function (i) { return i.value; });
   }
   function apply() {
+    if (loading) { pending = true; return; }
     var health = checked("health"), mode = checked("mode");
     var shown = markers.filter(function (m) { return health.indexOf(m.row[3]) >= 0 && mode.indexOf(m.row[4]) >= 0; });
+    loading = true;
     cluster.clearLayers();
     cluster.addLayers(shown);
     count.textContent = shown.length + " of " + markers.length + " cameras shown";
@@ -44,8 +56,13 @@
         });
         return m;
       });
+      // Fit to the rows themselves: the cluster layer knows its bounds only after its last chunk, and
+      // clustering once, at the final zoom, is cheaper than clustering at the default view first.
+      if (markers.length) {
+        var bounds = L.latLngBounds(markers.map(function (m) { return m.getLatLng(); }));
+        map.fitBounds(bounds, { maxZoom: 16, padding: [20, 20] });
+      }
       apply();
-      if (markers.length) map.fitBounds(cluster.getBounds(), { maxZoom: 16, padding: [20, 20] });
     })
     .catch(function (err) { count.textContent = "Could not load cameras (" + err.message + ")."; });
   document.querySelectorAll('.map-panel input[type="checkbox"]').forEach(function (i) { i.addEventListener("change", apply); });

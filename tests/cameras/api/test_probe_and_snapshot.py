@@ -19,13 +19,19 @@ def snapshot_camera(alice_camera) -> Camera:
 
 
 @pytest.mark.parametrize("persona", ["alice", "supervisor"])
-def test_a_probe_of_an_unreachable_camera_marks_it_offline(client_as, alice_camera, persona):
-    response = client_as(persona).post(f"/api/cameras/{alice_camera.pk}/probe/")
+def test_a_probe_of_an_unreachable_camera_marks_it_offline(
+    client_as, alice_camera, persona, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_as(persona).post(f"/api/cameras/{alice_camera.pk}/probe/")
 
     assert response.status_code == 202
-    assert response.json()["health"] == "offline"
-    assert response.json()["health_message"]
+    alice_camera.refresh_from_db()
+    assert alice_camera.health == "offline"
+    assert alice_camera.health_message
     assert AuditEvent.objects.filter(action="camera.probe", camera_id=alice_camera.pk).count() == 1
+    requested = AuditEvent.objects.get(action="camera.probe_request", camera_id=alice_camera.pk)
+    assert requested.actor_label == {"alice": "alice@example.com", "supervisor": "sam@police.example"}[persona]
 
 
 def test_push_cameras_are_not_probed(client_as, alice_site):

@@ -76,8 +76,10 @@ def test_beat_probes_only_the_cameras_that_are_due(alice_camera, charlie_camera,
     assert alice_camera.last_probe_at is not None
 
 
-def test_the_owner_asks_for_a_probe_now(client_for, alice, alice_camera):
-    client_for(alice).post(reverse("cameras:camera_probe", args=[alice_camera.pk]))
+def test_the_owner_asks_for_a_probe_now(client_for, alice, alice_camera, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(alice).post(reverse("cameras:camera_probe", args=[alice_camera.pk]))
+    assert AuditEvent.objects.filter(action="camera.probe_request", actor=alice).exists()
     alice_camera.refresh_from_db()
     assert alice_camera.last_probe_at is not None
     assert alice_camera.health == "offline"
