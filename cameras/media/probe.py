@@ -10,6 +10,7 @@ import queue
 import socket
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -28,8 +29,15 @@ SNAPSHOT_MAX_WIDTH = 1280
 SNAPSHOT_QUALITY = 80
 LIVE_CODEC = "h264"
 # FFmpeg codec names as a shop owner would see them in the camera's own settings page.
-_CODEC_LABELS = {"hevc": "H.265", "h264": "H.264", "mjpeg": "MJPEG", "mpeg4": "MPEG-4", "av1": "AV1", "vp8": "VP8",
-                 "vp9": "VP9"}
+_CODEC_LABELS = {
+    "hevc": "H.265",
+    "h264": "H.264",
+    "mjpeg": "MJPEG",
+    "mpeg4": "MPEG-4",
+    "av1": "AV1",
+    "vp8": "VP8",
+    "vp9": "VP9",
+}
 # The worker thread gets this long past the deadline to hand back its own, more specific, answer.
 _GRACE_S = 0.3
 # FFmpeg's answer when our interrupt callback stops it varies by protocol (RTSP reports "invalid data");
@@ -103,9 +111,17 @@ def text_without_credentials(*, text: str, url: str) -> str:
 def _probe_safely(*, url: str, timeout_s: float, started: float) -> ProbeResult:
     try:
         return _probe(url=url, timeout_s=timeout_s, started=started)
+    # A probe reports every failure as a result; one that escapes would kill the worker thread silently.
     except Exception as exc:
-        logger.exception("probe of %s failed unexpectedly", url_without_credentials(url=url))
         reason = text_without_credentials(text=str(exc), url=url)
+        # Not logger.exception: PyAV puts the URL, password included, in its exception messages.
+        logger.error(
+            "probe of %s failed unexpectedly: %s: %s\n%s",
+            url_without_credentials(url=url),
+            type(exc).__name__,
+            reason,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
         return ProbeResult(health=ERROR, message=f"The stream could not be checked ({reason}).")
 
 
@@ -120,15 +136,19 @@ def _probe(*, url: str, timeout_s: float, started: float) -> ProbeResult:
         options |= {"rtsp_transport": "tcp", "allowed_media_types": "video"}
     try:
         container = av.open(url, options=options, timeout=(timeout_s, timeout_s))
-    except Exception as exc:
+    except Exception as exc:  # FFmpeg failures come as many exception types; each becomes a message
         return _failure(exc=exc, url=url, timeout_s=timeout_s, started=started)
     try:
         return _inspect(container=container, url=url, timeout_s=timeout_s, started=started)
     finally:
         try:
             container.close()
-        except Exception:
-            logger.debug("closing %s failed", url_without_credentials(url=url), exc_info=True)
+        except Exception as exc:  # closing a stream that already failed may fail again
+            logger.debug(
+                "closing %s failed: %s",
+                url_without_credentials(url=url),
+                text_without_credentials(text=str(exc), url=url),
+            )
 
 
 def _inspect(*, container: av.container.InputContainer, url: str, timeout_s: float, started: float) -> ProbeResult:
@@ -159,26 +179,31 @@ def _inspect(*, container: av.container.InputContainer, url: str, timeout_s: flo
                 break
             if time.monotonic() > deadline:
                 break
-    except Exception as exc:
+    except Exception as exc:  # a stream that dies mid-read is reported like one that never opened
         if snapshot is None:
             return _failure(exc=exc, url=url, timeout_s=timeout_s, started=started)
-    fps = fps or _rate_from(timestamps=timestamps)
-    details = {"codec": codec, "profile": profile, "width": width, "height": height, "fps": fps}
+    described = ProbeResult(
+        health=ONLINE,
+        message="",
+        codec=codec,
+        profile=profile,
+        width=width,
+        height=height,
+        fps=fps or _rate_from(timestamps=timestamps),
+        snapshot_jpeg=snapshot,
+    )
     if snapshot is None:
-        return ProbeResult(
+        return replace(
+            described,
             health=OFFLINE,
             message=f"The camera at {_where(url=url)} connected but sent no picture within {timeout_s:g} s.",
-            **details,
         )
     if codec != LIVE_CODEC:
         label = _CODEC_LABELS.get(codec, codec.upper())
-        return ProbeResult(
-            health=ERROR,
-            message=f"{label} is not supported for live view; set the camera to H.264.",
-            snapshot_jpeg=snapshot,
-            **details,
+        return replace(
+            described, health=ERROR, message=f"{label} is not supported for live view; set the camera to H.264."
         )
-    return ProbeResult(health=ONLINE, message="", snapshot_jpeg=snapshot, **details)
+    return described
 
 
 def _failure(*, exc: Exception, url: str, timeout_s: float, started: float) -> ProbeResult:
@@ -276,7 +301,8 @@ def _jpeg(*, frame: av.VideoFrame) -> bytes:
     image = frame.to_image()
     if image.width > SNAPSHOT_MAX_WIDTH:
         image = image.resize(
-            (SNAPSHOT_MAX_WIDTH, max(1, round(image.height * SNAPSHOT_MAX_WIDTH / image.width))), Image.BILINEAR
+            (SNAPSHOT_MAX_WIDTH, max(1, round(image.height * SNAPSHOT_MAX_WIDTH / image.width))),
+            Image.Resampling.BILINEAR,
         )
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=SNAPSHOT_QUALITY)

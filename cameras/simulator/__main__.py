@@ -43,7 +43,11 @@ def arguments_parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--username", help="require this user (Digest or Basic auth)")
     parser.add_argument("--password", help="and this password")
     parser.add_argument(
-        "--hevc", type=int, action="append", default=[], metavar="N",
+        "--hevc",
+        type=int,
+        action="append",
+        default=[],
+        metavar="N",
         help="serve camera N as H.265 instead of H.264 (repeatable)",
     )
     parser.add_argument("--verbose", action="store_true", help="log connections and encoder starts/stops")
@@ -59,8 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     width, height = args.size
     try:
         simulator = CameraSimulator(
-            cameras=args.cameras, width=width, height=height, fps=args.fps, gop_s=args.gop, bitrate=args.bitrate,
-            host=args.host, port=args.port, username=args.username, password=args.password,
+            cameras=args.cameras,
+            width=width,
+            height=height,
+            fps=args.fps,
+            gop_s=args.gop,
+            bitrate=args.bitrate,
+            host=args.host,
+            port=args.port,
+            username=args.username,
+            password=args.password,
             codecs={n: "hevc" for n in args.hevc},
         )
         simulator.start()

@@ -8,10 +8,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import cast
 
 import av
 import cv2
 import numpy as np
+from av.video.frame import PictureType
 
 from cameras.simulator.scene import StreetScene
 
@@ -71,6 +73,7 @@ def encoder_open(*, settings: EncoderSettings) -> av.VideoCodecContext:
         ctx.options = {
             "preset": "ultrafast",
             "tune": "zerolatency",
+            "forced-idr": "1",
             "x264-params": (
                 f"keyint={keyint}:min-keyint={keyint}:scenecut=0:bframes=0:repeat-headers=1:annexb=1"
                 f":vbv-maxrate={kbps}:vbv-bufsize={kbps}:nal-hrd=cbr"
@@ -81,6 +84,7 @@ def encoder_open(*, settings: EncoderSettings) -> av.VideoCodecContext:
         ctx.options = {
             "preset": "ultrafast",
             "tune": "zerolatency",
+            "forced-idr": "1",
             "x265-params": (
                 f"keyint={keyint}:min-keyint={keyint}:scenecut=0:bframes=0:open-gop=0:repeat-headers=1:annexb=1"
                 f":vbv-maxrate={kbps}:vbv-bufsize={kbps}:log-level=error"
@@ -153,7 +157,7 @@ class StreamEncoder:
     def _run(self) -> None:
         try:
             self._encode_until_stopped()
-        except Exception:
+        except Exception:  # a thread's exception is otherwise lost; viewers just see the stream stop
             logger.exception("encoder for %s failed", self.scene.name)
 
     def _encode_until_stopped(self) -> None:
@@ -161,6 +165,7 @@ class StreamEncoder:
         ctx = encoder_open(settings=settings)
         wall0, mono0 = time.time(), time.monotonic()
         frame_index = 0
+        next_keyframe = 0
         while not self._stop.is_set():
             delay = mono0 + frame_index / settings.fps - time.monotonic()
             if delay > 0:
@@ -170,9 +175,14 @@ class StreamEncoder:
                 # We fell behind (a busy machine): drop the frames we missed rather than run slow.
                 frame_index = int((time.monotonic() - mono0) * settings.fps)
             captured = wall0 + frame_index / settings.fps
-            yuv = cv2.cvtColor(self.scene.render(at=captured), cv2.COLOR_BGR2YUV_I420)
+            yuv = cast(np.ndarray, cv2.cvtColor(self.scene.render(at=captured), cv2.COLOR_BGR2YUV_I420))
             frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
             frame.pts = frame_index
+            # The encoder counts GOPs in frames; after dropped frames that would stretch the GOP in time,
+            # so keyframes are asked for by the clock as well.
+            if frame_index >= next_keyframe:
+                frame.pict_type = PictureType.I
+                next_keyframe = frame_index + settings.gop_frames
             for packet in ctx.encode(frame):
                 if packet.pts is None:
                     continue

@@ -68,8 +68,15 @@ def rtcp_sender_report(
     ntp_fraction = int((ntp - ntp_seconds) * (1 << 32)) & 0xFFFFFFFF
     sr = struct.pack(
         "!BBHIIIIII",
-        0x80, 200, 6, ssrc, ntp_seconds & 0xFFFFFFFF, ntp_fraction,
-        rtp_timestamp(wall_time=now, offset=rtp_offset), packets & 0xFFFFFFFF, octets & 0xFFFFFFFF,
+        0x80,
+        200,
+        6,
+        ssrc,
+        ntp_seconds & 0xFFFFFFFF,
+        ntp_fraction,
+        rtp_timestamp(wall_time=now, offset=rtp_offset),
+        packets & 0xFFFFFFFF,
+        octets & 0xFFFFFFFF,
     )
     name = cname.encode()[:255]
     chunk = struct.pack("!IBB", ssrc, 1, len(name)) + name + b"\x00"

@@ -68,14 +68,26 @@ class StreetScene:
         box_w, box_h = self._clock_box
         frame[0:box_h, 0:box_w] = 0
         cv2.putText(
-            frame, clock_text(at=at), self._clock_origin, _FONT, self._font_scale, (255, 255, 255),
-            self._thickness, cv2.LINE_AA,
+            frame,
+            clock_text(at=at),
+            self._clock_origin,
+            _FONT,
+            self._font_scale,
+            (255, 255, 255),
+            self._thickness,
+            cv2.LINE_AA,
         )
         name_w, name_h = self._name_box
         frame[box_h : box_h + name_h, 0:name_w] = (40, 40, 40)
         cv2.putText(
-            frame, self.name, self._name_origin, _FONT, self._name_scale, (0, 255, 255),
-            self._name_thickness, cv2.LINE_AA,
+            frame,
+            self.name,
+            self._name_origin,
+            _FONT,
+            self._name_scale,
+            (0, 255, 255),
+            self._name_thickness,
+            cv2.LINE_AA,
         )
         return frame
 
@@ -124,8 +136,15 @@ def _make_movers(*, rng: random.Random, width: int, height: int) -> list[_Mover]
         speed = width * rng.uniform(0.02, 0.06) * rng.choice((1, -1))
         color = (rng.randint(30, 220), rng.randint(30, 220), rng.randint(30, 220))
         movers.append(
-            _Mover("person", min(feet, height - 1) - person_h, max(4, person_h // 3), person_h, speed,
-                   rng.uniform(0, width), color)
+            _Mover(
+                "person",
+                min(feet, height - 1) - person_h,
+                max(4, person_h // 3),
+                person_h,
+                speed,
+                rng.uniform(0, width),
+                color,
+            )
         )
     return movers
 

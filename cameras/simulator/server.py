@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import logging
 import random
@@ -158,8 +159,12 @@ class _Session:
 
     def _report_send(self, *, now: float) -> None:
         report = rtcp_sender_report(
-            ssrc=self.ssrc, rtp_offset=self.stream.rtp_offset, packets=self.packets, octets=self.octets,
-            cname=f"{self.stream.name}@lantern-simulator", now=now,
+            ssrc=self.ssrc,
+            rtp_offset=self.stream.rtp_offset,
+            packets=self.packets,
+            octets=self.octets,
+            cname=f"{self.stream.name}@lantern-simulator",
+            now=now,
         )
         if self.tcp:
             self.connection.writer.write(b"$" + bytes((self.channels[1],)) + len(report).to_bytes(2, "big") + report)
@@ -191,17 +196,13 @@ class _CameraStream:
                 self._parameter_sets = await self._loop.run_in_executor(
                     None, functools.partial(parameter_sets, settings=self.settings)
                 )
-        b64 = {nal[0]: base64.b64encode(nal).decode() for nal in self._parameter_sets}
         if self.settings.codec == "h264":
             sps = next(nal for nal in self._parameter_sets if nal[0] & 0x1F == 7)
-            pps = [b64[nal[0]] for nal in self._parameter_sets if nal[0] & 0x1F == 8]
+            sets = ",".join(_base64(nal) for nal in self._parameter_sets if nal[0] & 0x1F in (7, 8))
             rtpmap = f"H264/{CLOCK_RATE}"
-            fmtp = (
-                f"packetization-mode=1;profile-level-id={sps[1:4].hex().upper()};"
-                f"sprop-parameter-sets={base64.b64encode(sps).decode()},{','.join(pps)}"
-            )
+            fmtp = f"packetization-mode=1;profile-level-id={sps[1:4].hex().upper()};sprop-parameter-sets={sets}"
         else:
-            by_type = {(nal[0] >> 1) & 0x3F: base64.b64encode(nal).decode() for nal in self._parameter_sets}
+            by_type = {(nal[0] >> 1) & 0x3F: _base64(nal) for nal in self._parameter_sets}
             rtpmap = f"H265/{CLOCK_RATE}"
             fmtp = f"sprop-vps={by_type[32]};sprop-sps={by_type[33]};sprop-pps={by_type[34]}"
         lines = [
@@ -233,8 +234,10 @@ class _CameraStream:
         self.viewers.add(session)
         session.waiting_for_keyframe = True
         # Replaying the GOP so far gives a new viewer a picture now instead of at the next keyframe.
-        for frame in self.gop:
-            session.frame_send(frame)
+        # A viewer resuming after PAUSE must not get it: its timestamps would run backwards.
+        if session.packets == 0:
+            for frame in self.gop:
+                session.frame_send(frame)
         if self.encoder is None:
             self._encoder_start()
 
@@ -296,6 +299,10 @@ class _CameraStream:
             self.gop.append(frame)
         for session in list(self.viewers):
             session.frame_send(frame)
+
+
+def _base64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 class _RtspServer:
@@ -362,9 +369,10 @@ class _RtspServer:
     async def _udp_open(self) -> None:
         # RTP wants an even port with RTCP on the next one up (RFC 3550 §11), so bind them as a pair.
         loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         for _ in range(100):
-            rtp_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            rtcp_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            rtp_sock = socket.socket(family, socket.SOCK_DGRAM)
+            rtcp_sock = socket.socket(family, socket.SOCK_DGRAM)
             try:
                 rtp_sock.bind((self.host, 0))
                 base = rtp_sock.getsockname()[1]
@@ -440,7 +448,7 @@ class _RtspServer:
                 )
                 if reply.after is not None:
                     reply.after()
-        except Exception:
+        except Exception:  # one broken client must not take the server down
             logger.exception("RTSP connection from %s failed", connection.peer_host)
         finally:
             for session in list(connection.sessions.values()):
@@ -534,8 +542,10 @@ class _RtspServer:
         stream = self._stream_for(uri=request.uri)
         if stream is not session.stream:
             return _Reply(404 if stream is None else 459, [])
-        track_url = request.uri.rstrip("/") if request.uri.rstrip("/").endswith(TRACK) else (
-            request.uri.rstrip("/") + "/" + TRACK
+        track_url = (
+            request.uri.rstrip("/")
+            if request.uri.rstrip("/").endswith(TRACK)
+            else (request.uri.rstrip("/") + "/" + TRACK)
         )
         headers = [
             ("Session", f"{session.id};timeout={self.session_timeout_s}"),
@@ -656,10 +666,8 @@ class CameraSimulator:
         if thread is None:
             return
         if loop is not None and stop_requested is not None and thread.is_alive():
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop already ended
                 loop.call_soon_threadsafe(stop_requested.set)
-            except RuntimeError:
-                pass  # the loop already ended
         thread.join(timeout=15)
         self._thread = None
         self._loop = None
@@ -694,7 +702,7 @@ class CameraSimulator:
     def _thread_main(self, ready: threading.Event) -> None:
         try:
             asyncio.run(self._serve(ready=ready))
-        except BaseException as exc:
+        except BaseException as exc:  # handed to the thread that called start(), e.g. "address in use"
             if not ready.is_set():
                 self._startup_error = exc
                 ready.set()
