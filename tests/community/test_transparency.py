@@ -8,7 +8,9 @@ from tests.factories import AgreementFactory, BusinessFactory, CameraFactory, Si
 
 def test_it_counts_verifications_revocations_and_cameras_by_mode(client, alice_camera, alice, supervisor):
     pending = BusinessFactory(state="pending", name="Secret Pawn Shop")
-    agreement = AgreementFactory(business=pending, mode="schedule", state="pending", schedule={"mon": [["08:00", "18:00"]]})
+    agreement = AgreementFactory(
+        business=pending, mode="schedule", state="pending", schedule={"mon": [["08:00", "18:00"]]}
+    )
     CameraFactory(site=SiteFactory(business=pending, address="99 Hidden Rd"), agreement=agreement)
     business_verify(business=pending, by=supervisor, reason="checked")
     business_suspend(business=pending, by=supervisor, reason="stolen")
