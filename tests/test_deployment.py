@@ -207,6 +207,16 @@ def test_deploy_check_is_clean_with_production_settings(tmp_path):
     assert "System check identified no issues" in output, output
 
 
+def test_deploy_check_asks_for_a_key_of_its_own_for_stream_credentials(tmp_path):
+    environment = _production_environment(tmp_path)
+    del environment["LANTERN_FIELD_ENCRYPTION_KEY"]
+
+    result = _run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], environment)
+
+    assert result.returncode != 0
+    assert "lantern.W001" in result.stdout + result.stderr
+
+
 def test_static_files_collect_with_the_production_storage(tmp_path):
     # The Dockerfile runs exactly this at build time: the hashed, compressed storage fails on any file that
     # a collected CSS or JS file references but the repository lacks (a source map, a font).
