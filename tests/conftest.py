@@ -122,3 +122,14 @@ def api_client_for(db) -> Callable[[User | None], APIClient]:
         return log_in(client, user) if user is not None else client  # type: ignore[return-value]
 
     return make
+
+
+@pytest.fixture
+def client_as(request, api_client_for) -> Callable[[str], APIClient]:
+    """`client_as("monitor")` is an API client logged in as the monitor; "anonymous" is nobody."""
+
+    def make(persona: str) -> APIClient:
+        user = None if persona == "anonymous" else request.getfixturevalue(persona)
+        return api_client_for(user)
+
+    return make
