@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.http import FileResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.gzip import gzip_page
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -316,6 +318,9 @@ class CameraViewSet(ApiViewSet):
         },
         description="Every camera the caller may see, as compact rows for the map.",
     )
+    # Compressed: 10,000 rows are ~720 KB raw, ~160 KB gzipped; the rows hold no secret, so
+    # compression oracles (BREACH) have nothing to find.
+    @method_decorator(gzip_page)
     @action(detail=False, methods=["get"], url_path="map")
     def map(self, request: Request) -> Response:
         return Response({"cameras": selectors.camera_map_features(user=self.user)})

@@ -33,6 +33,25 @@ STREAM_USERNAME = "lantern"
 STREAM_PASSWORD = "p4ss-w0rd!camera"
 
 
+# An init script that keeps a reference to every Leaflet map a page creates (window.__leafletMaps), so
+# tests can read the zoom level without the app exposing its map. Leaflet publishes itself by assigning
+# window.L, which the setter below sees.
+CAPTURE_LEAFLET_MAPS = """(() => {
+  let leaflet;
+  Object.defineProperty(window, "L", {
+    configurable: true,
+    get() { return leaflet; },
+    set(value) {
+      leaflet = value;
+      if (value && value.Map && !value.Map.__captured) {
+        value.Map.__captured = true;
+        value.Map.addInitHook(function () { (window.__leafletMaps = window.__leafletMaps || []).push(this); });
+      }
+    },
+  });
+})();"""
+
+
 @dataclass
 class PageWatch:
     """What a browser context did that a test should know about."""
@@ -74,13 +93,13 @@ def log_in_through_form(page: Page, base_url: str, *, email: str, password: str)
     page.goto(f"{base_url}/account/login/")
     page.fill("#id_username", email)
     page.fill("#id_password", password)
-    page.locator("button.primary").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.locator("button.primary").click()
     if device is not None:
         page.wait_for_url("**/account/2fa/verify/**")
         page.fill("#id_token", otp_code(device))
-        page.locator("button.primary").click()
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.locator("button.primary").click()
         assert "/account/2fa/" not in page.url, page.locator(".error").all_inner_texts()
     assert "/account/login/" not in page.url, page.locator(".error, .form-errors").all_inner_texts()
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+
 import pytest
 
 from cameras.models import Camera
@@ -91,3 +94,13 @@ def test_the_list_is_paginated(client_as, cameras):
     assert response.json()["count"] == 3
     assert len(response.json()["results"]) == 2
     assert response.json()["next"]
+
+
+def test_the_map_rows_are_gzipped_for_browsers(client_as, alice_camera):
+    for n in range(10):
+        CameraFactory(site=alice_camera.site, agreement=alice_camera.agreement, name=f"Extra {n}")
+    response = client_as("monitor").get("/api/cameras/map/", HTTP_ACCEPT_ENCODING="gzip")
+    assert response.status_code == 200
+    assert response["Content-Encoding"] == "gzip"
+    rows = json.loads(gzip.decompress(response.content))["cameras"]
+    assert len(rows) == 11
