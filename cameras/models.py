@@ -52,6 +52,8 @@ class Camera(models.Model):
     fps = models.FloatField(null=True, blank=True)
     snapshot = models.FileField(upload_to="snapshots/", blank=True)
     snapshot_at = models.DateTimeField(null=True, blank=True)
+    # Live-on-alarm terms open live viewing until this time when the owner's system raises an alarm.
+    alarm_until = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -69,3 +71,55 @@ class Camera(models.Model):
     @property
     def resolution(self) -> str:
         return f"{self.width}×{self.height}" if self.width and self.height else ""
+
+    @property
+    def relayable(self) -> bool:
+        """Only H.264 is passed through to browsers; an unprobed camera is given the benefit of the doubt."""
+        return self.codec in ("", "h264")
+
+
+class LiveSession(models.Model):
+    """One viewer watching one camera live through one relay, from start to end."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="live_sessions")
+    viewer = models.ForeignKey("community.User", on_delete=models.PROTECT, related_name="live_sessions")
+    relay_id = models.CharField(max_length=64)
+    started_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    bytes_sent = models.BigIntegerField(default=0)
+    end_reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["viewer", "ended_at"]), models.Index(fields=["camera", "ended_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.viewer} on {self.camera}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.ended_at is None
+
+    @property
+    def duration_s(self) -> int | None:
+        return int((self.ended_at - self.started_at).total_seconds()) if self.ended_at else None
+
+
+class MonitorWall(models.Model):
+    """A monitor's live wall as they left it: the layout and which camera sits in which tile."""
+
+    class Layout(models.IntegerChoices):
+        ONE = 1, "1 tile"
+        FOUR = 4, "4 tiles"
+        NINE = 9, "9 tiles"
+        SIXTEEN = 16, "16 tiles"
+
+    user = models.OneToOneField("community.User", on_delete=models.CASCADE, related_name="wall")
+    layout = models.PositiveSmallIntegerField(choices=Layout.choices, default=Layout.FOUR)
+    # Camera ids by tile position; null for an empty tile.
+    tiles = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Wall of {self.user}"

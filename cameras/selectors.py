@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -79,9 +80,78 @@ def camera_map_features(*, user: AnyUser) -> list[list[Any]]:
     ]
 
 
-def camera_live_allowed_now(*, camera: Camera) -> bool:
+def camera_live_allowed_now(*, camera: Camera, at: datetime | None = None) -> bool:
     return camera.business.state == Business.State.VERIFIED and live_allowed_now(
-        agreement=camera.agreement, tz_name=camera.site.timezone
+        agreement=camera.agreement, tz_name=camera.site.timezone, at=at, alarm_until=camera.alarm_until
+    )
+
+
+@dataclass(frozen=True)
+class LiveDecision:
+    """May this person watch this camera live now? `status` is the HTTP answer when not."""
+
+    status: int
+    message: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return self.status == 201
+
+
+LIVE_OK = LiveDecision(201)
+
+
+def live_decision(*, camera: Camera, user: AnyUser, at: datetime | None = None) -> LiveDecision:
+    """The WHEP endpoint's checks, in the order a viewer needs them: who, when, then whether it can play.
+
+    Owners and their staff may always watch their own cameras; police only within the owner's terms.
+    """
+    if not camera_viewable_by(camera=camera, user=user):
+        return LiveDecision(404, "No such camera.")
+    assert isinstance(user, User)
+    if not camera_editable_by(camera=camera, user=user) and not camera_live_allowed_now(camera=camera, at=at):
+        return LiveDecision(403, _not_shared_now(camera))
+    if camera.source != Camera.Source.PULL:
+        return LiveDecision(409, "This camera pushes its video; live view of push cameras is not available yet.")
+    if not camera.relayable:
+        return LiveDecision(
+            409, f"{camera.codec.upper()} is not supported for live view; the camera must send H.264."
+        )
+    if camera.health == Camera.Health.OFFLINE:
+        return LiveDecision(409, f"The camera is offline: {camera.health_message or 'it did not answer'}")
+    if live_sessions_open_count(user=user) >= settings.LIVE_MAX_SESSIONS_PER_VIEWER:
+        return LiveDecision(
+            429, f"You are already watching {settings.LIVE_MAX_SESSIONS_PER_VIEWER} cameras; close one first."
+        )
+    return LIVE_OK
+
+
+def _not_shared_now(camera: Camera) -> str:
+    agreement = camera.agreement
+    if agreement is None or agreement.state != SharingAgreement.State.ACTIVE:
+        return "The owner does not share this camera live."
+    return {
+        SharingAgreement.Mode.REGISTRY: "The owner shares this camera's location only, not live video.",
+        SharingAgreement.Mode.SCHEDULE: "The owner shares this camera live on a schedule, and it is outside "
+        f"the schedule now ({camera.site.timezone} time).",
+        SharingAgreement.Mode.ALARM: "The owner shares this camera live only during an alarm, and none is open.",
+    }.get(SharingAgreement.Mode(agreement.mode), "The owner does not share this camera live now.")
+
+
+def live_sessions_open_count(*, user: AnyUser) -> int:
+    from cameras.models import LiveSession
+
+    return LiveSession.objects.filter(viewer_id=user.pk, ended_at__isnull=True).count()
+
+
+def live_sessions_for_owner(*, user: AnyUser) -> QuerySet[Any]:
+    """Live sessions on the cameras this owner (or staff member) runs, newest first."""
+    from cameras.models import LiveSession
+
+    return (
+        LiveSession.objects.filter(camera__in=cameras_visible_to(user))
+        .select_related("camera", "viewer")
+        .order_by("-started_at")
     )
 
 

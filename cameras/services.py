@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -20,8 +21,9 @@ from cameras.credentials import (
     stream_url_validate,
     stream_url_with_credentials,
 )
+from cameras.events import camera_access_changed
 from cameras.media.probe import ProbeResult, probe_stream
-from cameras.models import Camera
+from cameras.models import Camera, LiveSession, MonitorWall
 from community.models import Business, SharingAgreement, Site, User
 from community.services import audit_record
 
@@ -141,6 +143,10 @@ def camera_update(
     _save_unique_name(camera)
     if changed:
         audit_record(actor=by, action="camera.update", target=camera, details={"fields": changed})
+    if "agreement" in changed:
+        transaction.on_commit(
+            lambda: camera_access_changed([camera.pk], reason="The owner changed this camera's sharing terms.")
+        )
     if new_url:
         _queue_probe(camera)
     return camera
@@ -160,6 +166,8 @@ def camera_push_token_rotate(*, camera: Camera, by: User) -> str:
 @transaction.atomic
 def camera_delete(*, camera: Camera, by: User) -> None:
     audit_record(actor=by, action="camera.delete", target=camera, details={"name": camera.name})
+    camera_id = camera.pk
+    transaction.on_commit(lambda: camera_access_changed([camera_id], reason="The owner removed this camera."))
     if camera.snapshot:
         camera.snapshot.delete(save=False)
     camera.delete()
@@ -233,3 +241,61 @@ def camera_probe_record(*, camera: Camera, result: ProbeResult, by: User | None 
 def camera_view_record(*, camera: Camera, by: User, what: str = "page") -> None:
     """Police looking at a camera's page or snapshot leaves a trace the owner can read."""
     audit_record(actor=by, action=f"camera.view_{what}", target=camera)
+
+
+# ---------------------------------------------------------------- live view
+
+
+@transaction.atomic
+def live_session_open(*, session_id: str, camera: Camera, viewer: User, relay_id: str) -> LiveSession:
+    session = LiveSession.objects.create(id=session_id, camera=camera, viewer=viewer, relay_id=relay_id)
+    audit_record(actor=viewer, action="live.start", target=camera, details={"session": session_id})
+    return session
+
+
+@transaction.atomic
+def live_session_close(*, session_id: str, bytes_sent: int, reason: str) -> bool:
+    """End a session once; a second report of the same end (relay and DELETE racing) changes nothing."""
+    won = LiveSession.objects.filter(pk=session_id, ended_at__isnull=True).update(
+        ended_at=timezone.now(), bytes_sent=bytes_sent, end_reason=reason[:255]
+    )
+    if not won:
+        return False
+    session = LiveSession.objects.select_related("camera", "viewer").get(pk=session_id)
+    audit_record(
+        actor=session.viewer,
+        action="live.end",
+        target=session.camera,
+        details={"session": session_id, "bytes": bytes_sent, "reason": reason, "seconds": session.duration_s},
+    )
+    return True
+
+
+@transaction.atomic
+def camera_alarm_open(*, camera: Camera, by: User | None, source: str) -> Camera:
+    """The owner's alarm system (or panic button) opens live access for the terms' alarm window."""
+    agreement = camera.agreement
+    minutes = agreement.alarm_window_minutes if agreement is not None else 15
+    camera.alarm_until = timezone.now() + timedelta(minutes=minutes)
+    camera.save(update_fields=["alarm_until", "updated_at"])
+    audit_record(actor=by, action="camera.alarm", target=camera, details={"source": source, "minutes": minutes})
+    return camera
+
+
+@transaction.atomic
+def camera_alarm_close(*, camera: Camera, by: User) -> Camera:
+    camera.alarm_until = None
+    camera.save(update_fields=["alarm_until", "updated_at"])
+    audit_record(actor=by, action="camera.alarm_close", target=camera)
+    transaction.on_commit(lambda: camera_access_changed([camera.pk], reason="The alarm was closed by the owner."))
+    return camera
+
+
+def wall_save(*, user: User, layout: int, tiles: list[int | None]) -> MonitorWall:
+    """Remember a monitor's wall; cameras they may no longer see are dropped from it on the next load."""
+    if layout not in MonitorWall.Layout.values:
+        raise ValidationError({"layout": "Choose 1, 4, 9 or 16 tiles."})
+    if len(tiles) > layout or any(t is not None and not isinstance(t, int) for t in tiles):
+        raise ValidationError({"tiles": f"Give at most {layout} camera ids (or null for an empty tile)."})
+    wall, _ = MonitorWall.objects.update_or_create(user=user, defaults={"layout": layout, "tiles": tiles})
+    return wall

@@ -102,19 +102,25 @@ def officers_of(*, supervisor: User) -> QuerySet[User]:
     return User.objects.police().filter(agency_id=supervisor.agency_id).order_by("full_name")
 
 
-def live_allowed_now(*, agreement: SharingAgreement | None, tz_name: str, at: datetime | None = None) -> bool:
-    """Whether the terms allow live viewing at `at`, read in the site's time zone.
-
-    Alarm mode opens only through an alarm (a later issue); registry-only never does.
-    """
+def live_allowed_now(
+    *,
+    agreement: SharingAgreement | None,
+    tz_name: str,
+    at: datetime | None = None,
+    alarm_until: datetime | None = None,
+) -> bool:
+    """Whether the terms allow live viewing at `at`: always, inside a weekly window read in the site's
+    time zone, or while an alarm the owner's system raised is open. Registry-only never does."""
     if agreement is None or agreement.state != SharingAgreement.State.ACTIVE:
         return False
+    at = at or timezone.now()
     if agreement.mode == SharingAgreement.Mode.ALWAYS:
         return True
+    if agreement.mode == SharingAgreement.Mode.ALARM:
+        return alarm_until is not None and at < alarm_until
     if agreement.mode != SharingAgreement.Mode.SCHEDULE:
         return False
-    local = (at or timezone.now()).astimezone(ZoneInfo(tz_name))
-    return schedule_contains(schedule=agreement.schedule, local=local)
+    return schedule_contains(schedule=agreement.schedule, local=at.astimezone(ZoneInfo(tz_name)))
 
 
 def schedule_contains(*, schedule: dict[str, list[list[str]]], local: datetime) -> bool:

@@ -14,6 +14,7 @@ from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from cameras import events as live_events
 from community.models import (
     WEEKDAYS,
     Agency,
@@ -163,6 +164,7 @@ def officer_deactivate(*, officer: User, by: User, reason: str = "") -> User:
 
     Token.objects.filter(user=officer).delete()
     audit_record(actor=by, action="officer.deactivate", target=officer, details={"reason": reason})
+    transaction.on_commit(lambda: live_events.viewer_access_changed(officer.pk, reason="Your account was deactivated."))
     return officer
 
 
@@ -324,6 +326,10 @@ def business_suspend(*, business: Business, by: User, reason: str) -> Business:
         state=SharingAgreement.State.SUSPENDED, state_reason=reason, updated_at=timezone.now()
     )
     audit_record(actor=by, action="partner.suspend", target=locked, details={"reason": reason})
+    camera_ids = list(locked.cameras.values_list("id", flat=True))  # type: ignore[attr-defined]
+    transaction.on_commit(
+        lambda: live_events.camera_access_changed(camera_ids, reason=f"The partner was suspended: {reason}")
+    )
     return locked
 
 
@@ -540,6 +546,10 @@ def agreement_update(
     audit_record(
         actor=by, action="agreement.update", target=locked, details={"before": before, "after": _terms_of(locked)}
     )
+    changed_ids = set(before["cameras"]) | set(locked.camera_ids())
+    transaction.on_commit(
+        lambda: live_events.camera_access_changed(changed_ids, reason="The owner changed the sharing terms.")
+    )
     return locked
 
 
@@ -553,9 +563,10 @@ def agreement_revoke(*, agreement: SharingAgreement, by: User, reason: str = "")
     locked.state_reason = reason
     locked.revoked_at = timezone.now()
     locked.save(update_fields=["state", "state_reason", "revoked_at", "updated_at"])
-    audit_record(
-        actor=by, action="agreement.revoke", target=locked, details={"reason": reason, "cameras": locked.camera_ids()}
-    )
+    camera_ids = locked.camera_ids()
+    audit_record(actor=by, action="agreement.revoke", target=locked, details={"reason": reason, "cameras": camera_ids})
+    why = f"The owner revoked sharing: {reason}" if reason else "The owner revoked sharing."
+    transaction.on_commit(lambda: live_events.camera_access_changed(camera_ids, reason=why))
     return locked
 
 

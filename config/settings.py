@@ -239,6 +239,24 @@ MAP_TILE_ATTRIBUTION = env.str("LANTERN_MAP_TILE_ATTRIBUTION", default="&copy; O
 MAP_CENTER = env.list("LANTERN_MAP_CENTER", cast=float, default=[42.3314, -83.0458])
 INVITATION_DAYS = env.int("LANTERN_INVITATION_DAYS", default=7)
 
+# Live view (WHEP relay). ICE host candidates are only these addresses (aioice would otherwise offer
+# every interface); a 1:1 NAT deployment adds its public address.
+RELAY_ICE_ADDRESSES = env.list("LANTERN_RELAY_ICE_ADDRESSES", default=["127.0.0.1"])
+RELAY_PUBLIC_ADDRESS = env.str("LANTERN_RELAY_PUBLIC_ADDRESS", default="") or None
+RELAY_MAX_VIEWERS = env.int("LANTERN_RELAY_MAX_VIEWERS", default=200)
+RELAY_GRACE_S = env.float("LANTERN_RELAY_GRACE_S", default=10.0)
+# This relay's own base URL and id, for the 307 that sends a viewer to the relay owning a camera.
+RELAY_URL = env.str("LANTERN_RELAY_URL", default=SITE_URL)
+RELAY_ID = env.str("LANTERN_RELAY_ID", default="") or RELAY_URL
+RELAY_HEARTBEAT_S = env.float("LANTERN_RELAY_HEARTBEAT_S", default=2.0)
+LIVE_MAX_SESSIONS_PER_VIEWER = env.int("LANTERN_LIVE_MAX_SESSIONS_PER_VIEWER", default=16)
+# How often open sessions are re-checked against the terms (schedule windows, alarm windows).
+LIVE_RECHECK_S = env.float("LANTERN_LIVE_RECHECK_S", default=2.0)
+STUN_URLS = env.list("LANTERN_STUN_URLS", default=[])
+TURN_URLS = env.list("LANTERN_TURN_URLS", default=[])
+# coturn's static-auth-secret: time-limited TURN credentials are derived from it per viewer.
+TURN_SECRET = _secret("TURN_SECRET") or ""
+
 # Production hardening; `manage.py check --deploy` must be clean when LANTERN_DEBUG is off.
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("LANTERN_BEHIND_PROXY", default=False) else None
