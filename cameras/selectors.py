@@ -106,11 +106,9 @@ def live_decision(*, camera: Camera, user: AnyUser, at: datetime | None = None) 
 
     Owners and their staff may always watch their own cameras; police only within the owner's terms.
     """
-    if not camera_viewable_by(camera=camera, user=user):
-        return LiveDecision(404, "No such camera.")
-    assert isinstance(user, User)
-    if not camera_editable_by(camera=camera, user=user) and not camera_live_allowed_now(camera=camera, at=at):
-        return LiveDecision(403, _not_shared_now(camera))
+    consent = live_consent(camera=camera, user=user, at=at)
+    if not consent.allowed:
+        return consent
     if camera.source != Camera.Source.PULL:
         return LiveDecision(409, "This camera pushes its video; live view of push cameras is not available yet.")
     if not camera.relayable:
@@ -123,6 +121,15 @@ def live_decision(*, camera: Camera, user: AnyUser, at: datetime | None = None) 
         return LiveDecision(
             429, f"You are already watching {settings.LIVE_MAX_SESSIONS_PER_VIEWER} cameras; close one first."
         )
+    return LIVE_OK
+
+
+def live_consent(*, camera: Camera, user: AnyUser, at: datetime | None = None) -> LiveDecision:
+    """The consent part of the decision, which also holds for a session already open: who, and when."""
+    if not user.is_active or not camera_viewable_by(camera=camera, user=user):
+        return LiveDecision(404, "No such camera.")
+    if not camera_editable_by(camera=camera, user=user) and not camera_live_allowed_now(camera=camera, at=at):
+        return LiveDecision(403, _not_shared_now(camera))
     return LIVE_OK
 
 
