@@ -44,7 +44,7 @@ class RelayRegistry:
         for relay_id, raw in (await self.redis.hgetall(RELAYS_KEY)).items():
             entry = json.loads(raw)
             if entry["seen"] >= horizon:
-                relays[relay_id.decode()] = entry["url"]
+                relays[relay_id.decode() if isinstance(relay_id, bytes) else relay_id] = entry["url"]
         relays.setdefault(self.relay_id, self.relay_url)
         return relays
 

@@ -178,3 +178,13 @@ def camera_events(*, camera: Camera, user: AnyUser) -> QuerySet[Any]:
     from community.selectors import audit_events_visible_to
 
     return audit_events_visible_to(user).filter(camera_id=camera.pk)
+
+
+def wall_for(*, user: User) -> Any:
+    """The monitor's saved wall, with cameras they may no longer see emptied out."""
+    from cameras.models import MonitorWall
+
+    wall = MonitorWall.objects.filter(user=user).first() or MonitorWall(user=user)
+    visible = set(cameras_visible_to(user).filter(pk__in=[t for t in wall.tiles if t]).values_list("id", flat=True))
+    wall.tiles = [t if t in visible else None for t in wall.tiles][: wall.layout]
+    return wall

@@ -271,6 +271,14 @@ def live_session_close(*, session_id: str, bytes_sent: int, reason: str) -> bool
     return True
 
 
+def live_sessions_close_stale(*, relay_id: str) -> int:
+    """At relay start: sessions this relay had open before it stopped are over."""
+    stale = list(LiveSession.objects.filter(relay_id=relay_id, ended_at__isnull=True).values_list("id", flat=True))
+    for session_id in stale:
+        live_session_close(session_id=session_id, bytes_sent=0, reason="The relay restarted.")
+    return len(stale)
+
+
 @transaction.atomic
 def camera_alarm_open(*, camera: Camera, by: User | None, source: str) -> Camera:
     """The owner's alarm system (or panic button) opens live access for the terms' alarm window."""

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from cameras import views
+from cameras import views, whep
 
 app_name = "cameras"
 
@@ -14,7 +14,10 @@ urlpatterns = [
     path("portal/cameras/<int:camera_id>/push-token/", views.camera_push_token_rotate, name="camera_push_token_rotate"),
     path("portal/cameras/<int:camera_id>/delete/", views.camera_delete, name="camera_delete"),
     path("police/map/", views.police_map, name="police_map"),
+    path("police/wall/", views.police_wall, name="police_wall"),
     path("police/cameras/", views.police_camera_list, name="police_camera_list"),
     path("police/cameras/<int:camera_id>/", views.police_camera_detail, name="police_camera_detail"),
     path("cameras/<int:camera_id>/snapshot.jpg", views.camera_snapshot, name="camera_snapshot"),
+    path("live/cameras/<int:camera_id>/whep", whep.whep_camera, name="whep_camera"),
+    path("live/sessions/<str:session_id>", whep.whep_session, name="whep_session"),
 ]

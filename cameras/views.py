@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cameras import selectors, services
 from cameras.forms import CameraFilterForm, CameraForm
+from cameras.live import live_ice_servers_for_browser
 from cameras.models import Camera
 from community.forms import add_service_errors
 from community.models import Business, SharingAgreement
@@ -188,3 +192,29 @@ def camera_snapshot(request: AuthedRequest, camera_id: int) -> HttpResponseBase:
     response = FileResponse(camera.snapshot.open("rb"), content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@police_required
+def police_wall(request: AuthedRequest) -> HttpResponse:
+    """The live wall; the JavaScript (static/js/live_wall.js) plays each tile over WHEP."""
+    if request.method == "POST":
+        try:
+            data = json.loads(request.body or b"{}")
+            services.wall_save(user=request.user, layout=int(data.get("layout", 4)), tiles=list(data.get("tiles", [])))
+        except (ValueError, TypeError, AttributeError):
+            return JsonResponse({"detail": "Send {layout: 1|4|9|16, tiles: [camera id or null, ...]}."}, status=400)
+        except ValidationError as exc:
+            return JsonResponse(exc.message_dict, status=400)
+        return JsonResponse({"ok": True})
+    wall = selectors.wall_for(user=request.user)
+    cameras = selectors.cameras_visible_to(request.user).order_by("business__name", "name")
+    config = {
+        "layout": wall.layout,
+        "tiles": wall.tiles,
+        "cameras": [{"id": c.pk, "name": f"{c.name} · {c.business.name}"} for c in cameras],
+        "whepUrl": reverse("cameras:whep_camera", args=[0]),
+        "saveUrl": reverse("cameras:police_wall"),
+        "iceServers": live_ice_servers_for_browser(),
+    }
+    rows = [(c, selectors.camera_live_allowed_now(camera=c)) for c in cameras]
+    return render(request, "cameras/police_wall.html", {"config": config, "rows": rows, "layouts": [1, 4, 9, 16]})

@@ -321,9 +321,12 @@ def agreement_revoke(request: AuthedRequest, agreement_id: int) -> HttpResponse:
 @owner_required
 def access_log(request: AuthedRequest) -> HttpResponse:
     """Who accessed my cameras: every event touching the owner's businesses and cameras."""
+    from cameras.selectors import live_sessions_for_owner
+
     events = selectors.audit_events_visible_to(request.user).exclude(action__startswith="auth.")
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    return render(request, "community/access_log.html", {"page": page})
+    sessions = live_sessions_for_owner(user=request.user)[:100]
+    return render(request, "community/access_log.html", {"page": page, "sessions": sessions})
 
 
 # ---------------------------------------------------------------- supervisors

@@ -1,6 +1,7 @@
 """ASGI entry point: Django for HTTP, Channels for websockets."""
 
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -13,8 +14,26 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 websocket_urlpatterns: list = []
 
+
+async def lifespan(scope: dict, receive: Any, send: Any) -> None:
+    """Start this process's live-view runtime (relay, consent listener, registry heartbeat) with the
+    server, so that a relay is registered before its first viewer, and close it cleanly on shutdown."""
+    from cameras import live
+
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await live.runtime()
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await live.shutdown()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 application = ProtocolTypeRouter(
     {
+        "lifespan": lifespan,
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }

@@ -31,7 +31,11 @@ OWNER_OBJECT_PAGES = [
     ("cameras:camera_push_token_rotate", "camera", "post"),
     ("cameras:camera_delete", "camera", "post"),
 ]
-POLICE_PAGES = [("cameras:police_map", None, "get"), ("cameras:police_camera_list", None, "get")]
+POLICE_PAGES = [
+    ("cameras:police_map", None, "get"),
+    ("cameras:police_camera_list", None, "get"),
+    ("cameras:police_wall", None, "get"),
+]
 SUPERVISOR_PAGES = [
     ("community:partners", None, "get"),
     ("community:officers", None, "get"),

@@ -52,7 +52,9 @@
         m.row = row;
         m.bindPopup(function () {
           return '<div class="popup"><a href="' + url(el.dataset.cameraUrl, row[0]) + '"><strong>' + esc(row[5]) + "</strong></a><br>" +
-            esc(row[6]) + " · " + esc(row[3]) + '<img loading="lazy" alt="" src="' + url(el.dataset.snapshotUrl, row[0]) + '" onerror="this.remove()"></div>';
+            esc(row[6]) + " · " + esc(row[3]) +
+            (row[4] && row[4] !== "registry" ? ' · <a href="' + el.dataset.wallUrl + "?add=" + row[0] + '">watch live</a>' : "") +
+            '<img loading="lazy" alt="" src="' + url(el.dataset.snapshotUrl, row[0]) + '" onerror="this.remove()"></div>';
         });
         return m;
       });

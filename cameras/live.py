@@ -1,0 +1,220 @@
+"""This process's live-view runtime: its relay, the consent listener, the recheck of time windows and, with
+Redis, the relay registry heartbeat. The media hot path stays in the relay; this edge talks to Django."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCIceServer
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from cameras import selectors, services
+from cameras.credentials import stream_url_decrypt
+from cameras.events import LIVE_GROUP
+from cameras.media.relay import Relay, ViewerReport
+from cameras.models import Camera
+from cameras.relay_registry import RelayRegistry
+from community.models import User
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Viewer:
+    camera_id: int
+    user_id: int
+
+
+@dataclass
+class LiveRuntime:
+    relay: Relay
+    registry: RelayRegistry | None
+    viewers: dict[str, _Viewer] = field(default_factory=dict)
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    # ------------------------------------------------------------ start and stop
+
+    async def start(self) -> None:
+        await sync_to_async(services.live_sessions_close_stale)(relay_id=settings.RELAY_ID)
+        self.tasks.append(asyncio.create_task(self._listen(), name="live-consent-listener"))
+        self.tasks.append(asyncio.create_task(self._recheck_forever(), name="live-recheck"))
+        if self.registry is not None:
+            await self.registry.heartbeat()
+            self.tasks.append(asyncio.create_task(self._heartbeat_forever(), name="relay-heartbeat"))
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.relay.close()
+        if self.registry is not None:
+            await self.registry.leave()
+
+    # ------------------------------------------------------------ viewers
+
+    async def owner_url(self, camera_id: int) -> str | None:
+        """Where to send a viewer of this camera, or None when this relay owns it."""
+        return None if self.registry is None else await self.registry.owner_url(camera_id)
+
+    async def watch(self, *, camera: Camera, user: User, offer_sdp: str) -> tuple[str, str]:
+        """Open a viewer on the relay and record the session; returns (session id, answer SDP)."""
+        source_url = stream_url_decrypt(camera.stream_url_encrypted)
+        session = await self.relay.open_viewer(
+            camera_id=camera.pk, source_url=source_url, offer_sdp=offer_sdp, on_end=self._on_end
+        )
+        self.viewers[session.session_id] = _Viewer(camera_id=camera.pk, user_id=user.pk)
+        await sync_to_async(services.live_session_open)(
+            session_id=session.session_id, camera=camera, viewer=user, relay_id=settings.RELAY_ID
+        )
+        return session.session_id, session.answer_sdp
+
+    def viewer_of(self, session_id: str) -> _Viewer | None:
+        return self.viewers.get(session_id)
+
+    async def end(self, session_id: str, *, reason: str) -> bool:
+        return await self.relay.close_viewer(session_id, reason=reason)
+
+    async def _on_end(self, report: ViewerReport) -> None:
+        self.viewers.pop(report.session_id, None)
+        try:
+            await sync_to_async(services.live_session_close)(
+                session_id=report.session_id, bytes_sent=report.bytes_sent, reason=report.reason
+            )
+        except Exception:
+            # The relay must not stop on a database hiccup; the session stays open in the
+            # database and the next recheck finds no viewer for it.
+            logger.exception("could not record the end of live session %s", report.session_id)
+
+    # ------------------------------------------------------------ consent
+
+    async def recheck(self, *, camera_ids: set[int] | None = None, user_id: int | None = None, reason: str = "") -> int:
+        """Close every session of these cameras (or this person) that the terms no longer allow."""
+        affected = [
+            (session_id, viewer)
+            for session_id, viewer in list(self.viewers.items())
+            if (camera_ids is None or viewer.camera_id in camera_ids) and (user_id is None or viewer.user_id == user_id)
+        ]
+        closed = 0
+        for session_id, viewer in affected:
+            decision = await sync_to_async(_consent)(camera_id=viewer.camera_id, user_id=viewer.user_id)
+            if not decision.allowed:
+                why = reason if reason and decision.status == 404 else decision.message
+                closed += await self.relay.close_viewer(session_id, reason=why or reason)
+        return closed
+
+    async def _listen(self) -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        channel = await layer.new_channel()
+        await layer.group_add(LIVE_GROUP, channel)
+        while True:
+            message = await layer.receive(channel)
+            try:
+                if message["type"] == "camera.access_changed":
+                    await self.recheck(camera_ids=set(message["camera_ids"]), reason=message["reason"])
+                elif message["type"] == "viewer.access_changed":
+                    await self.recheck(user_id=message["user_id"], reason=message["reason"])
+            except Exception:
+                logger.exception("live consent event %r failed", message)
+
+    async def _recheck_forever(self) -> None:
+        # Schedule and alarm windows end by the clock, with no event to announce it.
+        while True:
+            await asyncio.sleep(settings.LIVE_RECHECK_S)
+            try:
+                await self.recheck()
+            except Exception:
+                logger.exception("live recheck failed")
+
+    async def _heartbeat_forever(self) -> None:
+        assert self.registry is not None
+        while True:
+            await asyncio.sleep(settings.RELAY_HEARTBEAT_S)
+            try:
+                await self.registry.heartbeat()
+            except Exception:
+                logger.exception("relay heartbeat failed")
+
+
+def _consent(*, camera_id: int, user_id: int) -> selectors.LiveDecision:
+    camera = Camera.objects.select_related("site", "business", "agreement").filter(pk=camera_id).first()
+    user = User.objects.filter(pk=user_id).first()
+    if camera is None or user is None:
+        return selectors.LiveDecision(404, "The camera was removed.")
+    return selectors.live_consent(camera=camera, user=user)
+
+
+def ice_servers() -> list[RTCIceServer]:
+    """STUN and TURN servers from the settings; TURN credentials are coturn's time-limited REST kind."""
+    servers = [RTCIceServer(urls=url) for url in settings.STUN_URLS]
+    if settings.TURN_URLS and settings.TURN_SECRET:
+        username, credential = turn_credentials()
+        servers += [RTCIceServer(urls=url, username=username, credential=credential) for url in settings.TURN_URLS]
+    return servers
+
+
+def live_ice_servers_for_browser() -> list[dict[str, Any]]:
+    """The same servers in the browser's RTCConfiguration form."""
+    return [
+        {
+            "urls": server.urls,
+            **({"username": server.username, "credential": server.credential} if server.username else {}),
+        }
+        for server in ice_servers()
+    ]
+
+
+def turn_credentials(*, ttl_s: int = 3600, user: str = "lantern") -> tuple[str, str]:
+    username = f"{int(time.time()) + ttl_s}:{user}"
+    digest = hmac.new(settings.TURN_SECRET.encode(), username.encode(), hashlib.sha1).digest()
+    return username, base64.b64encode(digest).decode()
+
+
+_runtimes: dict[asyncio.AbstractEventLoop, LiveRuntime] = {}
+_starting: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+
+async def runtime() -> LiveRuntime:
+    """The runtime of the running event loop, started on first use (or at ASGI lifespan startup)."""
+    loop = asyncio.get_running_loop()
+    lock = _starting.setdefault(loop, asyncio.Lock())
+    async with lock:
+        if loop not in _runtimes:
+            registry = None
+            if settings.REDIS_URL:
+                registry = RelayRegistry(
+                    redis_url=settings.REDIS_URL,
+                    relay_id=settings.RELAY_ID,
+                    relay_url=settings.RELAY_URL,
+                    heartbeat_s=settings.RELAY_HEARTBEAT_S,
+                )
+            relay = Relay(
+                ice_host_addresses=settings.RELAY_ICE_ADDRESSES,
+                public_address=settings.RELAY_PUBLIC_ADDRESS,
+                ice_servers=ice_servers(),
+                max_viewers=settings.RELAY_MAX_VIEWERS,
+                grace_s=settings.RELAY_GRACE_S,
+            )
+            live = LiveRuntime(relay=relay, registry=registry)
+            await live.start()
+            _runtimes[loop] = live
+        return _runtimes[loop]
+
+
+async def shutdown() -> None:
+    live = _runtimes.pop(asyncio.get_running_loop(), None)
+    if live is not None:
+        await live.stop()
