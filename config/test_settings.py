@@ -19,3 +19,13 @@ _scratch = Path(tempfile.mkdtemp(prefix="lantern-test-"))
 if _default_storage["BACKEND"].endswith("FileSystemStorage"):
     _default_storage["OPTIONS"]["location"] = str(_scratch / "media")
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+# pytest-django runs with DEBUG off; the ASGI test server still serves static files from the finders.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+
+# On SQLite, a file rather than shared-cache memory: the live-view tests write from the ASGI server's
+# threads and the test's at once, and a file database waits for its lock where shared cache fails.
+from config.settings import DATABASES  # noqa: E402
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": str(_scratch / "test.sqlite3")}

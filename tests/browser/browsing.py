@@ -24,6 +24,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     # Belt and braces for "nothing leaves loopback": no host name resolves, only 127.0.0.1 is reachable.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    # WebRTC on loopback: Chromium leaves 127.0.0.1 out of its candidates unless told, and hides host
+    # addresses behind mDNS names the relay cannot resolve.
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]
 # Nothing listens on the discard port, so tiles fail at once, as they would with no internet.
 UNREACHABLE_TILES = "http://127.0.0.1:9/{z}/{x}/{y}.png"

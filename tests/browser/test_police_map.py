@@ -98,7 +98,8 @@ def test_a_verified_partner_shows_up_on_the_monitors_map(
     popup = page.locator("#camera-map .leaflet-popup-content")
     expect(popup).to_contain_text("Pharmacy entrance")
     expect(popup).to_contain_text("Woodward")
-    expect(popup.locator("a")).to_have_attribute("href", f"/police/cameras/{camera.pk}/")
+    expect(popup.locator("a").first).to_have_attribute("href", f"/police/cameras/{camera.pk}/")
+    expect(popup.locator("a", has_text="watch live")).to_have_attribute("href", f"/police/wall/?add={camera.pk}")
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 0", arg=popup.locator("img").element_handle(), timeout=10_000
     )
