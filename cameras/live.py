@@ -17,6 +17,7 @@ from aiortc import RTCIceServer
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import connections
 
 from cameras import selectors, services
 from cameras.credentials import stream_url_decrypt
@@ -61,6 +62,9 @@ class LiveRuntime:
         await self.relay.close()
         if self.registry is not None:
             await self.registry.leave()
+        # The background tasks' database work ran in sync_to_async's thread, outside any request
+        # that would have closed its connection.
+        await sync_to_async(connections.close_all)()
 
     # ------------------------------------------------------------ viewers
 

@@ -22,6 +22,7 @@ class Watch:
     status: int
     location: str = ""
     final_url: str = ""
+    redirected_from: str = ""
     error: dict = field(default_factory=dict)
     frames: int = 0
     size: tuple[int, int] | None = None
@@ -81,12 +82,14 @@ async def watch(endpoint: str, token: str) -> Watch:
 
     with host_addresses_only(["127.0.0.1"]):
         await pc.setLocalDescription(await pc.createOffer())
-    status, headers, body, final_url = await asyncio.to_thread(
-        _post,
-        endpoint,
-        pc.localDescription.sdp.encode(),
-        {"Content-Type": "application/sdp", "Authorization": f"Bearer {token}"},
-    )
+    request_headers = {"Content-Type": "application/sdp", "Authorization": f"Bearer {token}"}
+    offer = pc.localDescription.sdp.encode()
+    status, headers, body, final_url = await asyncio.to_thread(_post, endpoint, offer, request_headers)
+    if status in (307, 308):
+        # WHEP redirects to the relay that owns the camera; the offer goes there unchanged.
+        result.redirected_from = endpoint
+        target = urllib.parse.urljoin(endpoint, headers["Location"])
+        status, headers, body, final_url = await asyncio.to_thread(_post, target, offer, request_headers)
     result.status, result.final_url = status, final_url
     if status != 201:
         result.error = json.loads(body or b"{}")
