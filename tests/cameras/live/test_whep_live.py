@@ -106,3 +106,55 @@ def test_charlie_is_refused_before_any_media(asgi_server, live_camera, charlie):
     result = asyncio.run(watch(endpoint(asgi_server, live_camera), token))
     assert result.status == 404
     assert not LiveSession.objects.exists()
+
+
+@pytest.fixture
+def one_viewer_relay(settings):
+    settings.RELAY_MAX_VIEWERS = 1
+
+
+def test_a_full_relay_answers_503(one_viewer_relay, asgi_server, live_camera, monitor_token, supervisor):
+    supervisor_token = Token.objects.create(user=supervisor).key
+
+    async def scenario():
+        first = await watch(endpoint(asgi_server, live_camera), monitor_token)
+        assert first.status == 201, first.error
+        second = await watch(endpoint(asgi_server, live_camera), supervisor_token)
+        await stop(first)
+        return second
+
+    second = asyncio.run(scenario())
+    assert second.status == 503
+    assert "full" in second.error["detail"]
+
+
+def test_suspending_the_partner_ends_the_session_with_the_reason(
+    asgi_server, live_camera, monitor_token, supervisor, alice_business
+):
+    from community.services import business_suspend
+
+    async def scenario():
+        result = await watch(endpoint(asgi_server, live_camera), monitor_token)
+        assert await wait_for(lambda: result.frames >= 3)
+        await asyncio.to_thread(
+            lambda: business_suspend(business=alice_business, by=supervisor, reason="Ownership in doubt")
+        )
+        assert await wait_for(lambda: result.ended_reason() is not None, timeout=5)
+        await stop(result)
+        return result.ended_reason()
+
+    assert asyncio.run(scenario()) == "The partner was suspended: Ownership in doubt"
+
+
+def test_the_owner_sees_who_watched_live(asgi_server, live_camera, monitor_token, alice, client_for):
+    async def scenario():
+        result = await watch(endpoint(asgi_server, live_camera), monitor_token)
+        assert await wait_for(lambda: result.frames >= 3)
+        await asyncio.to_thread(delete, result.location, monitor_token)
+        await stop(result)
+
+    asyncio.run(scenario())
+    assert poll(lambda: LiveSession.objects.filter(ended_at__isnull=False).exists())
+    page = client_for(alice).get("/portal/access-log/").content.decode()
+    assert "Monica Monitor (monica@police.example)" in page
+    assert "The viewer closed the tile." in page
