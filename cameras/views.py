@@ -216,5 +216,6 @@ def police_wall(request: AuthedRequest) -> HttpResponse:
         "saveUrl": reverse("cameras:police_wall"),
         "iceServers": live_ice_servers_for_browser(),
     }
-    rows = [(c, selectors.camera_live_allowed_now(camera=c)) for c in cameras]
+    # Cameras that can be watched now first; the others stay listed, and their tile says why not.
+    rows = sorted(((c, selectors.camera_live_allowed_now(camera=c)) for c in cameras), key=lambda row: not row[1])
     return render(request, "cameras/police_wall.html", {"config": config, "rows": rows, "layouts": [1, 4, 9, 16]})

@@ -42,7 +42,7 @@
     this.el.className = "tile";
     this.el.innerHTML = '<video autoplay muted playsinline></video><figcaption><span class="tile-name"></span>' +
       '<span class="tile-state"></span><span class="tile-delay"></span>' +
-      '<button type="button" class="tile-full" title="Full screen">⛶</button><button type="button" class="tile-close" title="Close">×</button></figcaption>';
+      '<button type="button" class="tile-full" title="Full screen">Full screen</button><button type="button" class="tile-close" title="Close this tile">×</button></figcaption>';
     this.video = this.el.querySelector("video");
     this.stats = { framesDecoded: 0, delayMs: null };
     var self = this;
@@ -133,7 +133,8 @@
         self.stats.framesDecoded = s.framesDecoded || 0;
         if (s.jitterBufferEmittedCount) {
           self.stats.delayMs = Math.round((s.jitterBufferDelay / s.jitterBufferEmittedCount + rtt / 2) * 1000);
-          self.el.querySelector(".tile-delay").textContent = self.stats.delayMs + " ms";
+          // Playout delay as the browser sees it (jitter buffer plus half the round trip).
+          self.el.querySelector(".tile-delay").textContent = self.stats.delayMs + " ms delay";
         }
         if (grew && self.state === "connecting") self.setState("live");
       });
