@@ -111,8 +111,13 @@ class LiveRuntime:
             if (camera_ids is None or viewer.camera_id in camera_ids) and (user_id is None or viewer.user_id == user_id)
         ]
         closed = 0
+        # A monitor watching the same camera in two tiles needs one answer, not two.
+        decisions: dict[tuple[int, int], selectors.LiveDecision] = {}
         for session_id, viewer in affected:
-            decision = await sync_to_async(_consent)(camera_id=viewer.camera_id, user_id=viewer.user_id)
+            key = (viewer.camera_id, viewer.user_id)
+            if key not in decisions:
+                decisions[key] = await sync_to_async(_consent)(camera_id=viewer.camera_id, user_id=viewer.user_id)
+            decision = decisions[key]
             if not decision.allowed:
                 why = reason if reason and decision.status == 404 else decision.message
                 closed += await self.relay.close_viewer(session_id, reason=why or reason)
