@@ -11,11 +11,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
 
 from cameras import live, selectors, services
 from cameras.media.relay import BadOffer, CodecNotRelayable, RelayFull, ViewerClosed
 from cameras.models import Camera, LiveSession
+from community.api_auth import BearerTokenAuthentication
 from community.models import User
 
 logger = logging.getLogger(__name__)
@@ -31,20 +33,30 @@ def _csrf_checked(request: HttpRequest) -> HttpResponse:
     return HttpResponse()
 
 
-def _viewer(request: HttpRequest) -> User | None:
-    """A bearer token (other WHEP clients) or the session (the app, with CSRF and, for police, 2FA)."""
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if header.startswith("Bearer "):
-        token = Token.objects.select_related("user").filter(key=header.removeprefix("Bearer ").strip()).first()
-        return token.user if token is not None and token.user.is_active else None
+def _viewer(request: HttpRequest) -> User | JsonResponse:
+    """The person behind a bearer token (other WHEP clients) or the session (the app: CSRF, and for police
+    the second factor, which StaffTwoFactorMiddleware enforced before this view), or the refusal."""
+    if request.META.get("HTTP_AUTHORIZATION", "").startswith("Bearer "):
+        try:
+            authenticated = BearerTokenAuthentication().authenticate(Request(request))
+        except AuthenticationFailed:
+            authenticated = None
+        if authenticated is None:
+            return _unauthorized()
+        return authenticated[0]
     user = request.user
     if isinstance(user, AnonymousUser) or not user.is_authenticated:
-        return None
-    # A session-authenticated POST needs its CSRF token, as any other form the app sends.
+        return _unauthorized()
     if CsrfViewMiddleware(_csrf_checked).process_view(request, _csrf_checked, (), {}) is not None:
-        return None
+        return _error(403, "The CSRF token is missing or wrong; reload the page.")
     assert isinstance(user, User)
     return user
+
+
+def _unauthorized() -> JsonResponse:
+    refused = _error(401, "Log in, or send `Authorization: Bearer <token>`.")
+    refused["WWW-Authenticate"] = "Bearer"
+    return refused
 
 
 def _camera(camera_id: int) -> Camera | None:
@@ -60,10 +72,8 @@ async def whep_camera(request: HttpRequest, camera_id: int) -> HttpResponse:
     if request.method != "POST":
         return _error(405, "POST an SDP offer to start watching.")
     user = await sync_to_async(_viewer)(request)
-    if user is None:
-        refused = _error(401, "Log in, or send `Authorization: Bearer <token>`.")
-        refused["WWW-Authenticate"] = "Bearer"
-        return refused
+    if isinstance(user, JsonResponse):
+        return user
     if request.content_type != SDP:
         return _error(415, "Send the offer as application/sdp.")
     camera = await sync_to_async(_camera)(camera_id)
@@ -108,8 +118,8 @@ async def whep_session(request: HttpRequest, session_id: str) -> HttpResponse:
     if request.method != "DELETE":
         return _error(405, "DELETE the session to stop watching.")
     user = await sync_to_async(_viewer)(request)
-    if user is None:
-        return _error(401, "Log in, or send `Authorization: Bearer <token>`.")
+    if isinstance(user, JsonResponse):
+        return user
     session = await sync_to_async(_session_of)(user, session_id)
     if session is None:
         return _error(404, "No such session.")

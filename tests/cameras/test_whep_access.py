@@ -28,6 +28,14 @@ def test_a_wrong_token_gets_401(client_for, alice_camera):
     assert post_offer(client_for(None), alice_camera.pk, HTTP_AUTHORIZATION="Bearer nope").status_code == 401
 
 
+def test_a_deactivated_officers_token_gets_401(client_for, monitor, alice_camera):
+    token = Token.objects.create(user=monitor)
+    monitor.is_active = False
+    monitor.save()
+    response = post_offer(client_for(None), alice_camera.pk, HTTP_AUTHORIZATION=f"Bearer {token.key}")
+    assert response.status_code == 401
+
+
 def test_charlie_gets_404_for_alices_camera(client_for, charlie, alice_camera):
     assert post_offer(client_for(charlie), alice_camera.pk).status_code == 404
 
@@ -85,7 +93,9 @@ def test_a_session_post_needs_its_csrf_token(monitor, alice_camera):
     from tests.conftest import log_in
 
     client = log_in(Client(enforce_csrf_checks=True), monitor)
-    assert post_offer(client, alice_camera.pk).status_code == 401
+    response = post_offer(client, alice_camera.pk)
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
 
 
 def test_an_officer_without_the_second_factor_is_sent_to_it(client, monitor, alice_camera):
