@@ -41,6 +41,8 @@ class LiveRuntime:
     relay: Relay
     registry: RelayRegistry | None
     viewers: dict[str, _Viewer] = field(default_factory=dict)
+    # Viewers whose end the relay reported before `watch` had recorded their start.
+    ended_early: dict[str, ViewerReport] = field(default_factory=dict)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     # ------------------------------------------------------------ start and stop
@@ -78,10 +80,17 @@ class LiveRuntime:
         session = await self.relay.open_viewer(
             camera_id=camera.pk, source_url=source_url, offer_sdp=offer_sdp, on_end=self._on_end
         )
-        self.viewers[session.session_id] = _Viewer(camera_id=camera.pk, user_id=user.pk)
         await sync_to_async(services.live_session_open)(
             session_id=session.session_id, camera=camera, viewer=user, relay_id=settings.RELAY_ID
         )
+        # Known to rechecks only once its record exists, so that its end always finds the record (a
+        # consent change in between is caught by the next periodic recheck).
+        self.viewers[session.session_id] = _Viewer(camera_id=camera.pk, user_id=user.pk)
+        early = self.ended_early.pop(session.session_id, None)
+        if early is not None:
+            # The viewer ended (revoked, say) before its record existed; close the record now.
+            self.viewers.pop(session.session_id, None)
+            await self._record_end(early)
         return session.session_id, session.answer_sdp
 
     def viewer_of(self, session_id: str) -> _Viewer | None:
@@ -91,7 +100,12 @@ class LiveRuntime:
         return await self.relay.close_viewer(session_id, reason=reason)
 
     async def _on_end(self, report: ViewerReport) -> None:
-        self.viewers.pop(report.session_id, None)
+        if self.viewers.pop(report.session_id, None) is None:
+            self.ended_early[report.session_id] = report
+            return
+        await self._record_end(report)
+
+    async def _record_end(self, report: ViewerReport) -> None:
         try:
             await sync_to_async(services.live_session_close)(
                 session_id=report.session_id, bytes_sent=report.bytes_sent, reason=report.reason

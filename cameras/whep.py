@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -20,7 +18,6 @@ from cameras.models import Camera, LiveSession
 from community.api_auth import BearerTokenAuthentication
 from community.models import User
 
-logger = logging.getLogger(__name__)
 SDP = "application/sdp"
 
 
