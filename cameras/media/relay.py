@@ -10,9 +10,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from fractions import Fraction
+from typing import NoReturn
 
-import av
 from aiortc import (
     RTCConfiguration,
     RTCDataChannel,
@@ -28,6 +27,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from cameras.media import ice
 from cameras.media.probe import url_without_credentials
+from cameras.media.rtp_fanout import RtpStream
 from cameras.media.source import CLOCK_RATE, LIVE, RECONNECTING, RELAYABLE_CODEC, AccessUnit, CameraSource
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ REASON_VIEWER_LEFT = "The viewer left."
 REASON_CONNECTION_FAILED = "The connection to the viewer failed."
 REASON_SHUTTING_DOWN = "The relay is shutting down."
 
-_TIME_BASE = Fraction(1, CLOCK_RATE)
 # A viewer's timestamps may step forward at most this much between pictures; more means the camera's
 # clock jumped, and we continue from where the viewer was instead.
 _MAX_STEP = 10 * CLOCK_RATE
@@ -427,24 +426,30 @@ class ViewerQueue:
 
 
 class _ViewerTrack(MediaStreamTrack):
-    """Hands aiortc the camera's packets; aiortc's H.264 payloader packs them into RTP without a codec."""
+    """The camera's pictures for one viewer, sent as they came: aiortc's sender task calls recv() once the
+    connection is up, and recv() sends every picture itself through the viewer's RtpStream until the viewer ends.
+    """
 
     kind = "video"
 
-    def __init__(self, *, queue: ViewerQueue, on_sent: Callable[[AccessUnit], None]) -> None:
+    def __init__(
+        self, *, queue: ViewerQueue, stream: Callable[[], RtpStream], on_sent: Callable[[AccessUnit], None]
+    ) -> None:
         super().__init__()
         self._queue = queue
+        self._stream = stream
         self._on_sent = on_sent
 
-    async def recv(self) -> av.Packet:
-        if self.readyState != "live":
-            raise MediaStreamError
-        unit, pts = await self._queue.get()
-        packet = av.Packet(unit.data)
-        packet.pts = pts
-        packet.time_base = _TIME_BASE
-        self._on_sent(unit)
-        return packet
+    async def recv(self) -> NoReturn:
+        # Never returns a packet: handing aiortc one per picture would have it build, stamp and send each RTP
+        # packet for each viewer in Python, and cut the same picture into payloads once per viewer.
+        stream = self._stream()
+        while True:
+            if self.readyState != "live":
+                raise MediaStreamError
+            unit, pts = await self._queue.get()
+            stream.send(payloads=unit.payloads, timestamp=pts)
+            self._on_sent(unit)
 
 
 class _Viewer:
@@ -469,7 +474,7 @@ class _Viewer:
         self.on_end = on_end
         self.started_at = datetime.now(UTC)
         self.pc = RTCPeerConnection(configuration=configuration)
-        self.track = _ViewerTrack(queue=queue, on_sent=self._unit_sent)
+        self.track = _ViewerTrack(queue=queue, stream=self._rtp_stream, on_sent=self._unit_sent)
         self.transceiver: RTCRtpTransceiver = self.pc.addTransceiver(self.track, direction="sendonly")
         # Before setRemoteDescription, so the offer's video m-line is answered with H.264 only: aiortc
         # would otherwise prefer VP8, and a VP8 answer carrying H.264 packets shows nothing.
@@ -558,6 +563,30 @@ class _Viewer:
         except Exception:  # stats from a transport that never started
             return 0
         return sum(getattr(s, "bytesSent", 0) for s in stats.values() if getattr(s, "type", "") == "outbound-rtp")
+
+    def _rtp_stream(self) -> RtpStream:
+        # The answer we gave says what the browser agreed to: our codec's payload type, its RTX, the header
+        # extensions; aiortc's sender was started with the same.
+        media = next(
+            m for m in aiortc_sdp.SessionDescription.parse(self.pc.localDescription.sdp).media if m.kind == "video"
+        )
+        codec = media.rtp.codecs[0]
+        assert codec.payloadType is not None  # the SDP parser sets it from the m-line's format list
+        rtx = next(
+            (
+                c.payloadType
+                for c in media.rtp.codecs
+                if c.mimeType.lower() == "video/rtx" and c.parameters.get("apt") == codec.payloadType
+            ),
+            None,
+        )
+        return RtpStream(
+            sender=self.transceiver.sender,
+            payload_type=codec.payloadType,
+            rtx_payload_type=rtx,
+            mid=self.transceiver.mid,
+            header_extensions=media.rtp.headerExtensions,
+        )
 
     def _unit_sent(self, unit: AccessUnit) -> None:
         if self._status != LIVE and unit.epoch > self._live_after_epoch:

@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -16,6 +16,7 @@ import av
 import av.bitstream
 
 from cameras.media.probe import text_without_credentials, url_without_credentials
+from cameras.media.rtp_fanout import h264_payloads
 
 logger = logging.getLogger(__name__)
 
@@ -48,13 +49,18 @@ _REFUSED = "refused"
 
 @dataclass(frozen=True, slots=True)
 class AccessUnit:
-    """One picture as the camera encoded it: Annex B NAL units, with SPS/PPS in front of every keyframe."""
+    """One picture as the camera encoded it: Annex B NAL units, SPS/PPS before every keyframe; and its RTP payloads."""
 
     data: bytes
     pts: int  # in CLOCK_RATE ticks, on the clock of the connection it came from
     keyframe: bool
     epoch: int  # which connection to the camera it came from; each starts its own clock
     received: float  # time.monotonic() when it arrived
+    # Cut once here, in the reader thread, and shared by every viewer's RTP stream.
+    payloads: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "payloads", h264_payloads(self.data))
 
 
 class Subscriber(Protocol):
