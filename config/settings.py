@@ -148,6 +148,8 @@ if S3_BUCKET:
             "addressing_style": env.str("LANTERN_S3_ADDRESSING_STYLE", default="path"),
             "default_acl": None,
             "querystring_expire": 300,
+            # botocore signs presigned URLs with V2 for custom endpoints unless told; AWS wants V4.
+            "signature_version": "s3v4",
             "file_overwrite": False,
         },
     }
