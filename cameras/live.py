@@ -61,9 +61,10 @@ class LiveRuntime:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await self.relay.close()
+        # Leave the registry first, so that other relays stop sending viewers here while this one closes.
         if self.registry is not None:
             await self.registry.leave()
+        await self.relay.close()
         # The background tasks' database work ran in sync_to_async's thread, outside any request
         # that would have closed its connection.
         await sync_to_async(connections.close_all)()

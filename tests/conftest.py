@@ -167,6 +167,8 @@ class AsgiServer:
 
 @pytest.fixture
 def asgi_server(transactional_db, settings) -> Iterator[AsgiServer]:
+    # One relay, as in the embedded default: no registry, so relays of other tests never get redirects.
+    settings.REDIS_URL = ""
     settings.RELAY_GRACE_S = 1.0
     settings.LIVE_RECHECK_S = 0.5
     settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]

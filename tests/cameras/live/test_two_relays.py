@@ -85,7 +85,11 @@ def two_relays(transactional_db):
         for process in processes:
             process.terminate()
         for process in processes:
-            process.wait(timeout=20)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
 
 
 def test_a_post_to_the_wrong_relay_is_redirected_and_the_viewer_gets_frames(
