@@ -1,5 +1,7 @@
 """ASGI entry point: Django for HTTP, Channels for websockets."""
 
+import asyncio
+import logging
 import os
 from typing import Any
 
@@ -26,7 +28,11 @@ async def lifespan(scope: dict, receive: Any, send: Any) -> None:
             await live.runtime()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            await live.shutdown()
+            try:
+                # A viewer or camera that will not close must not keep the process from exiting.
+                await asyncio.wait_for(live.shutdown(), timeout=10)
+            except TimeoutError:
+                logging.getLogger(__name__).error("the live-view runtime did not close within 10 s")
             await send({"type": "lifespan.shutdown.complete"})
             return
 

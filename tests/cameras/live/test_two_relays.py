@@ -48,7 +48,10 @@ def relay_process(relay_id: str, port: int) -> subprocess.Popen:
         "LANTERN_RELAY_HEARTBEAT_S": "0.5",
         "LANTERN_SECRET_KEY": settings.SECRET_KEY,
     }
-    command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        *(sys.executable, "-m", "uvicorn", "config.asgi:application"),
+        *("--host", "127.0.0.1", "--port", str(port), "--timeout-graceful-shutdown", "3"),
+    ]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
