@@ -32,18 +32,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
 VIEWPORT = {"width": 1920, "height": 1080}  # a crime-center screen
 MONITOR_EMAIL = "bench-monitor@police.example"
 PASSWORD = "correct horse battery staple"  # noqa: S105 - a throwaway account in a scratch database
@@ -372,6 +360,9 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}"
 
         from playwright.sync_api import sync_playwright
+
+        # The same Chromium and flags as the browser tests (loopback only, no background traffic).
+        from tests.browser.browsing import CHROMIUM, CHROMIUM_ARGS
 
         results: dict[str, Any] = {}
         with sync_playwright() as playwright:

@@ -24,6 +24,7 @@ from django_otp import login as otp_login
 from django_otp import match_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from cameras.selectors import live_sessions_for_owner
 from community import selectors, services
 from community.forms import (
     AgreementForm,
@@ -321,8 +322,6 @@ def agreement_revoke(request: AuthedRequest, agreement_id: int) -> HttpResponse:
 @owner_required
 def access_log(request: AuthedRequest) -> HttpResponse:
     """Who accessed my cameras: every event touching the owner's businesses and cameras."""
-    from cameras.selectors import live_sessions_for_owner
-
     events = selectors.audit_events_visible_to(request.user).exclude(action__startswith="auth.")
     page = Paginator(events, 50).get_page(request.GET.get("page"))
     sessions = live_sessions_for_owner(user=request.user)[:100]
