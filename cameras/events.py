@@ -1,4 +1,4 @@
-"""Live-view events between processes: a camera's access changed, so relays re-check their viewers."""
+"""Events between processes: a camera's access changed (relays re-check viewers), an export moved on (pages update)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,26 @@ def viewer_access_changed(user_id: int, *, reason: str) -> None:
     _send({"type": "viewer.access_changed", "user_id": user_id, "reason": reason})
 
 
-def _send(message: dict[str, object]) -> None:
+def evidence_group(request_id: int) -> str:
+    """The channel-layer group of one evidence request's page viewers."""
+    return f"lantern.evidence.{request_id}"
+
+
+def evidence_changed(request_id: int, *, state: str, progress: float, message: str = "") -> None:
+    """An evidence request's state or export progress changed; its open pages show it at once."""
+    _send(
+        {
+            "type": "evidence.changed",
+            "request_id": request_id,
+            "state": state,
+            "progress": progress,
+            "message": message,
+        },
+        group=evidence_group(request_id),
+    )
+
+
+def _send(message: dict[str, object], *, group: str = LIVE_GROUP) -> None:
     layer = get_channel_layer()
     if layer is not None:
-        async_to_sync(layer.group_send)(LIVE_GROUP, message)
+        async_to_sync(layer.group_send)(group, message)

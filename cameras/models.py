@@ -123,3 +123,118 @@ class MonitorWall(models.Model):
 
     def __str__(self) -> str:
         return f"Wall of {self.user}"
+
+
+class Segment(models.Model):
+    """About ten seconds of one camera's video as the camera sent it, stored as an MP4 with its SHA-256."""
+
+    camera = models.ForeignKey(Camera, on_delete=models.CASCADE, related_name="segments")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    # The object's name in storage; unique, so registering the same upload twice creates one row.
+    key = models.CharField(max_length=255, unique=True)
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    # Whether the agreement let police watch this camera live when it was recorded: playback by police
+    # never reaches further than live viewing did.
+    shared_live = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["camera", "started_at"]
+        indexes = [models.Index(fields=["camera", "started_at"]), models.Index(fields=["ended_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.camera_id} {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def duration_s(self) -> float:
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+class EvidenceRequest(models.Model):
+    """A monitor's request for one business's footage for a case; the owner answers; a worker exports it."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting for the owner"
+        APPROVED = "approved", "Approved, waiting for export"
+        DENIED = "denied", "Denied"
+        EXPORTING = "exporting", "Exporting"
+        EXPORTED = "exported", "Exported"
+        FAILED = "failed", "Export failed"
+
+    business = models.ForeignKey(Business, on_delete=models.PROTECT, related_name="evidence_requests")
+    cameras = models.ManyToManyField(Camera, related_name="evidence_requests")
+    case_number = models.CharField(max_length=64, db_index=True)
+    reason = models.TextField()
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    requested_by = models.ForeignKey("community.User", on_delete=models.PROTECT, related_name="evidence_requests")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, db_index=True)
+
+    decided_by = models.ForeignKey(
+        "community.User", null=True, blank=True, on_delete=models.PROTECT, related_name="evidence_decisions"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    # The agreement that approved it in advance, when the owner chose to pre-approve requests.
+    preapproved_by = models.ForeignKey(
+        SharingAgreement, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    # The export: claimed by one worker task at a time (the claim names it), with a lease for dead workers.
+    export_claim = models.CharField(max_length=64, blank=True)
+    export_claimed_at = models.DateTimeField(null=True, blank=True)
+    export_attempts = models.PositiveSmallIntegerField(default=0)
+    export_progress = models.FloatField(default=0.0)
+    export_error = models.TextField(blank=True)
+    exported_at = models.DateTimeField(null=True, blank=True)
+    manifest_key = models.CharField(max_length=255, blank=True)
+    manifest_sha256 = models.CharField(max_length=64, blank=True)
+    manifest_signature = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(window_end__gt=models.F("window_start")), name="evidence_window_forward"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Case {self.case_number} (request {self.pk})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in (self.State.PENDING, self.State.APPROVED, self.State.EXPORTING)
+
+
+class EvidenceItem(models.Model):
+    """One camera's footage of an evidence request, exported as one MP4 under the evidence prefix."""
+
+    request = models.ForeignKey(EvidenceRequest, on_delete=models.PROTECT, related_name="items")
+    camera = models.ForeignKey(Camera, null=True, on_delete=models.SET_NULL, related_name="+")
+    camera_name = models.CharField(max_length=100)
+    key = models.CharField(max_length=255, unique=True)
+    version_id = models.CharField(max_length=255, blank=True)
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    duration_s = models.FloatField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+    # Each source segment as it was when exported: {key, sha256, started_at, ended_at}.
+    sources = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["request", "camera_name"]
+        constraints = [models.UniqueConstraint(fields=["request", "camera"], name="evidence_item_once_per_camera")]
+
+    def __str__(self) -> str:
+        return f"{self.camera_name} for {self.request}"
+
+    @property
+    def filename(self) -> str:
+        return self.key.rsplit("/", 1)[-1]

@@ -1,4 +1,4 @@
-"""Reads for cameras: who may see which camera, the map's features, and which cameras are due a probe."""
+"""Reads for cameras: who may see which camera, live and playback decisions, recordings and evidence requests."""
 
 from __future__ import annotations
 
@@ -7,11 +7,25 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from cameras.models import Camera
-from community.models import Business, SharingAgreement, User
+from cameras.models import Camera, EvidenceRequest, Segment
+from community.models import AuditEvent, Business, SharingAgreement, User
 from community.selectors import AnyUser, business_editable_by, live_allowed_now, owned_business_ids
 
 
@@ -112,9 +126,7 @@ def live_decision(*, camera: Camera, user: AnyUser, at: datetime | None = None) 
     if camera.source != Camera.Source.PULL:
         return LiveDecision(409, "This camera pushes its video; live view of push cameras is not available yet.")
     if not camera.relayable:
-        return LiveDecision(
-            409, f"{camera.codec.upper()} is not supported for live view; the camera must send H.264."
-        )
+        return LiveDecision(409, f"{camera.codec.upper()} is not supported for live view; the camera must send H.264.")
     if camera.health == Camera.Health.OFFLINE:
         return LiveDecision(409, f"The camera is offline: {camera.health_message or 'it did not answer'}")
     if live_sessions_open_count(user=user) >= settings.LIVE_MAX_SESSIONS_PER_VIEWER:
@@ -188,3 +200,186 @@ def wall_for(*, user: User) -> Any:
     visible = set(cameras_visible_to(user).filter(pk__in=[t for t in wall.tiles if t]).values_list("id", flat=True))
     wall.tiles = [t if t in visible else None for t in wall.tiles][: wall.layout]
     return wall
+
+
+# ---------------------------------------------------------------- recording
+
+
+def camera_records(*, camera: Camera) -> bool:
+    """Whether the owner's terms let us record this camera now (pull cameras only, for now)."""
+    agreement = camera.agreement
+    return bool(
+        camera.source == Camera.Source.PULL
+        and camera.stream_url_encrypted
+        and agreement is not None
+        and agreement.state == SharingAgreement.State.ACTIVE
+        and agreement.recording_allowed
+    )
+
+
+def camera_ids_to_record() -> list[int]:
+    return list(
+        Camera.objects.filter(
+            source=Camera.Source.PULL,
+            agreement__state=SharingAgreement.State.ACTIVE,
+            agreement__recording_allowed=True,
+        )
+        .exclude(stream_url_encrypted="")
+        .values_list("id", flat=True)
+    )
+
+
+def _held_by_evidence() -> Exists:
+    # A request that was not denied holds every segment of its cameras that overlaps its window, from
+    # the moment it is filed (the owner has not answered yet) for as long as the case needs it.
+    return Exists(
+        EvidenceRequest.objects.filter(
+            cameras=OuterRef("camera_id"),
+            window_start__lt=OuterRef("ended_at"),
+            window_end__gt=OuterRef("started_at"),
+        ).exclude(state=EvidenceRequest.State.DENIED)
+    )
+
+
+def segments_expired(*, now: datetime) -> QuerySet[Segment]:
+    """Segments older than their camera's retention and held by no evidence request, oldest first.
+
+    A camera whose terms were withdrawn keeps the shortest retention there is (a day): the owner no longer
+    agrees to more.
+    """
+    retention = Coalesce(F("camera__agreement__retention_days"), Value(1))
+    return (
+        Segment.objects.alias(
+            cutoff=ExpressionWrapper(Value(now) - retention * Value(timedelta(days=1)), output_field=DateTimeField())
+        )
+        .filter(ended_at__lt=F("cutoff"))
+        .exclude(_held_by_evidence())
+        .order_by("ended_at")
+    )
+
+
+def segment_held(*, segment: Segment) -> bool:
+    return Segment.objects.filter(pk=segment.pk).filter(_held_by_evidence()).exists()
+
+
+def segments_in_window(*, camera: Camera, since: datetime, until: datetime) -> QuerySet[Segment]:
+    return Segment.objects.filter(camera=camera, started_at__lt=until, ended_at__gt=since).order_by("started_at")
+
+
+def storage_used_by_camera(*, user: AnyUser) -> list[dict[str, Any]]:
+    """Per camera the owner sees: segments kept, bytes, oldest and newest, and the agreed retention."""
+    rows = (
+        cameras_visible_to(user)
+        .annotate(
+            segment_count=Count("segments"),
+            bytes_used=Sum("segments__size_bytes"),
+            oldest=Min("segments__started_at"),
+            newest=Max("segments__ended_at"),
+        )
+        .order_by("site__name", "name")
+    )
+    return [
+        {
+            "camera": camera,
+            "segments": camera.segment_count,  # type: ignore[attr-defined]
+            "bytes": camera.bytes_used or 0,  # type: ignore[attr-defined]
+            "oldest": camera.oldest,  # type: ignore[attr-defined]
+            "newest": camera.newest,  # type: ignore[attr-defined]
+            "retention_days": camera.agreement.retention_days if camera.agreement else None,
+            "recording": camera_records(camera=camera),
+        }
+        for camera in rows
+    ]
+
+
+@dataclass(frozen=True)
+class PlaybackDecision:
+    """May this person play back this camera's recordings, and from when? `status` is the HTTP answer when not."""
+
+    status: int
+    message: str = ""
+    since: datetime | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.status == 200
+
+
+def playback_decision(*, camera: Camera, user: AnyUser, now: datetime | None = None) -> PlaybackDecision:
+    """Owners play back all they keep; police the last PLAYBACK_HOURS, and only what they could have watched
+    live when it was recorded, while the terms are still active."""
+    if not user.is_active or not camera_viewable_by(camera=camera, user=user):
+        return PlaybackDecision(404, "No such camera.")
+    if camera_editable_by(camera=camera, user=user):
+        return PlaybackDecision(200)
+    agreement = camera.agreement
+    if agreement is None or agreement.state != SharingAgreement.State.ACTIVE or not agreement.recording_allowed:
+        return PlaybackDecision(403, "The owner does not share recordings of this camera.")
+    if not agreement.is_live_mode:
+        return PlaybackDecision(
+            403, "The owner lists this camera in the registry only; ask for footage with an evidence request."
+        )
+    now = now or timezone.now()
+    return PlaybackDecision(200, since=now - timedelta(hours=settings.PLAYBACK_HOURS))
+
+
+def segments_for_playback(*, camera: Camera, user: AnyUser, since: datetime, until: datetime) -> QuerySet[Segment]:
+    """The segments this person may play in [since, until); empty when they may play none."""
+    decision = playback_decision(camera=camera, user=user)
+    if not decision.allowed:
+        return Segment.objects.none()
+    qs = segments_in_window(camera=camera, since=since, until=until)
+    if decision.since is not None:
+        qs = qs.filter(shared_live=True, started_at__gte=decision.since)
+    return qs
+
+
+# ---------------------------------------------------------------- evidence requests
+
+
+def evidence_requests_visible_to(user: AnyUser) -> QuerySet[EvidenceRequest]:
+    """Monitors see the requests they filed, owners those made of their businesses, supervisors all."""
+    qs = EvidenceRequest.objects.select_related("business", "requested_by", "decided_by")
+    if not user.is_authenticated or not user.is_active:
+        return qs.none()
+    assert isinstance(user, User)
+    if user.is_supervisor:
+        return qs
+    if user.is_monitor:
+        return qs.filter(requested_by=user)
+    if user.is_owner:
+        return qs.filter(business_id__in=owned_business_ids(user))
+    return qs.none()
+
+
+def evidence_requests_pending_for(*, user: AnyUser) -> QuerySet[EvidenceRequest]:
+    """What waits for this owner's answer (their dashboard shows it)."""
+    if not user.is_authenticated or not user.is_active:
+        return EvidenceRequest.objects.none()
+    assert isinstance(user, User)
+    return EvidenceRequest.objects.filter(
+        business_id__in=owned_business_ids(user), state=EvidenceRequest.State.PENDING
+    ).select_related("requested_by", "business")
+
+
+def evidence_request_answerable_by(*, request: EvidenceRequest, user: AnyUser) -> bool:
+    return request.state == EvidenceRequest.State.PENDING and business_editable_by(business=request.business, user=user)
+
+
+def evidence_custody(*, request: EvidenceRequest) -> QuerySet[AuditEvent]:
+    """The chain of custody: every audit event about this request, oldest first."""
+    return AuditEvent.objects.filter(target_type="cameras.evidencerequest", target_id=str(request.pk)).order_by(
+        "created_at", "id"
+    )
+
+
+def evidence_exports_stalled(*, now: datetime | None = None) -> QuerySet[EvidenceRequest]:
+    """Approved a while ago and not started, or exporting past the lease: their worker is gone."""
+    now = now or timezone.now()
+    return EvidenceRequest.objects.filter(
+        Q(state=EvidenceRequest.State.APPROVED, updated_at__lt=now - timedelta(minutes=5))
+        | Q(
+            state=EvidenceRequest.State.EXPORTING,
+            export_claimed_at__lt=now - timedelta(seconds=settings.EVIDENCE_EXPORT_LEASE_S),
+        )
+    )

@@ -1,18 +1,28 @@
-"""Writes for cameras: enrolment, stream credentials, probing and health, and audited page views."""
+"""Writes for cameras: enrolment, probing and health, live sessions, recorded segments and evidence requests."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
-from datetime import timedelta
+import re
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 
+from cameras import selectors
 from cameras.credentials import (
     push_token_new,
     stream_url_decrypt,
@@ -21,10 +31,12 @@ from cameras.credentials import (
     stream_url_validate,
     stream_url_with_credentials,
 )
-from cameras.events import camera_access_changed
+from cameras.events import camera_access_changed, evidence_changed
 from cameras.media.probe import ProbeResult, probe_stream
-from cameras.models import Camera, LiveSession, MonitorWall
+from cameras.models import Camera, EvidenceItem, EvidenceRequest, LiveSession, MonitorWall, Segment
+from cameras.storage import evidence_key, file_sha256, object_delete, object_open, object_put, object_url
 from community.models import Business, SharingAgreement, Site, User
+from community.selectors import business_editable_by
 from community.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -307,3 +319,496 @@ def wall_save(*, user: User, layout: int, tiles: list[int | None]) -> MonitorWal
         raise ValidationError({"tiles": f"Give at most {layout} camera ids (or null for an empty tile)."})
     wall, _ = MonitorWall.objects.update_or_create(user=user, defaults={"layout": layout, "tiles": tiles})
     return wall
+
+
+# ---------------------------------------------------------------- recording
+
+
+def segment_register(
+    *, camera_id: int, key: str, started_at: datetime, ended_at: datetime, size_bytes: int, sha256: str
+) -> Segment | None:
+    """Record a segment the recorder has stored; None when the camera was removed meanwhile.
+
+    Idempotent on the object name: the uploader may register the same upload twice after a crash.
+    """
+    camera = Camera.objects.select_related("site", "business", "agreement").filter(pk=camera_id).first()
+    if camera is None:
+        return None
+    segment, _ = Segment.objects.get_or_create(
+        key=key,
+        defaults={
+            "camera": camera,
+            "started_at": started_at,
+            "ended_at": ended_at,
+            "size_bytes": size_bytes,
+            "sha256": sha256,
+            "shared_live": selectors.camera_live_allowed_now(camera=camera, at=started_at),
+        },
+    )
+    return segment
+
+
+def segments_expire(*, now: datetime | None = None, batch: int = 500) -> int:
+    """Delete segments past their agreement's retention, except those an evidence request holds.
+
+    Objects go first, then rows: a crash in between leaves a row whose object is gone, which the next
+    run deletes again (deleting a missing object is not an error), never an object nobody knows of.
+    """
+    deleted = 0
+    by_camera: dict[int, int] = {}
+    for segment in selectors.segments_expired(now=now or timezone.now())[:batch]:
+        object_delete(name=segment.key)
+        segment.delete()
+        deleted += 1
+        by_camera[segment.camera_id] = by_camera.get(segment.camera_id, 0) + 1
+    for camera_id, count in by_camera.items():
+        audit_record(
+            actor=None,
+            actor_label="retention",
+            action="segments.expire",
+            camera_id=camera_id,
+            business_id=Camera.objects.filter(pk=camera_id).values_list("business_id", flat=True).first(),
+            details={"segments": count},
+        )
+    return deleted
+
+
+def playback_record(*, camera: Camera, by: User, since: datetime, until: datetime) -> None:
+    """Every playback is in the owner's log of who accessed the camera, with the period played."""
+    audit_record(
+        actor=by,
+        action="camera.playback",
+        target=camera,
+        details={"since": since.isoformat(), "until": until.isoformat()},
+    )
+
+
+# ---------------------------------------------------------------- evidence requests
+
+
+def evidence_request_create(
+    *,
+    by: User,
+    case_number: str,
+    reason: str,
+    camera_ids: Sequence[int],
+    window_start: datetime,
+    window_end: datetime,
+) -> EvidenceRequest:
+    """A monitor asks one business for footage of its cameras over a bounded window for a case.
+
+    Raises PermissionDenied for anyone but police, ValidationError (with field keys) for bad input; nothing
+    is created then. Pre-approved terms approve it at once and queue the export.
+    """
+    if not by.is_active or not by.is_police:
+        raise PermissionDenied("Only police monitors can request evidence.")
+    errors: dict[str, str] = {}
+    case_number = case_number.strip()
+    if not case_number:
+        errors["case_number"] = "Give the case number."
+    elif not re.fullmatch(settings.EVIDENCE_CASE_NUMBER_PATTERN, case_number):
+        errors["case_number"] = f"Case numbers look like this: {settings.EVIDENCE_CASE_NUMBER_HINT}."
+    if not reason.strip():
+        errors["reason"] = "Say why the footage is needed."
+    errors.update(_window_errors(window_start=window_start, window_end=window_end))
+    cameras, camera_error = _cameras_for_request(by=by, camera_ids=camera_ids)
+    if camera_error:
+        errors["camera_ids"] = camera_error
+    if errors:
+        raise ValidationError(errors)
+
+    business = cameras[0].business
+    agreements = {camera.agreement for camera in cameras}
+    preapproving = next(iter(agreements)) if all(a is not None and a.evidence_preapproved for a in agreements) else None
+    with transaction.atomic():
+        request = EvidenceRequest.objects.create(
+            business=business,
+            case_number=case_number,
+            reason=reason.strip(),
+            window_start=window_start,
+            window_end=window_end,
+            requested_by=by,
+        )
+        request.cameras.set(cameras)
+        audit_record(
+            actor=by,
+            action="evidence.create",
+            target=request,
+            details={
+                "case_number": case_number,
+                "cameras": [c.pk for c in cameras],
+                "window": [window_start.isoformat(), window_end.isoformat()],
+            },
+        )
+        if preapproving is not None:
+            request.state = EvidenceRequest.State.APPROVED
+            request.preapproved_by = preapproving
+            request.decided_at = timezone.now()
+            request.decision_reason = f"Pre-approved by the sharing terms “{preapproving.name}”."
+            request.save(update_fields=["state", "preapproved_by", "decided_at", "decision_reason", "updated_at"])
+            audit_record(
+                actor=None,
+                actor_label=f"agreement {preapproving.pk}",
+                action="evidence.approve",
+                target=request,
+                details={"preapproved_by_agreement": preapproving.pk},
+            )
+            _queue_export(request)
+        transaction.on_commit(lambda: _notify_owners(request))
+    return request
+
+
+def _window_errors(*, window_start: datetime, window_end: datetime) -> dict[str, str]:
+    if window_end <= window_start:
+        return {"window_end": "The window must end after it starts."}
+    limit = timedelta(hours=settings.EVIDENCE_MAX_WINDOW_HOURS)
+    if window_end - window_start > limit:
+        return {"window_end": f"A request covers at most {settings.EVIDENCE_MAX_WINDOW_HOURS:g} hours."}
+    # Footage that does not exist yet cannot be requested; a minute of slack for clocks.
+    if window_end > timezone.now() + timedelta(minutes=1):
+        return {"window_end": "The window must be in the past."}
+    return {}
+
+
+def _cameras_for_request(*, by: User, camera_ids: Sequence[int]) -> tuple[list[Camera], str]:
+    if not camera_ids:
+        return [], "Choose at least one camera."
+    visible = {c.pk: c for c in selectors.cameras_visible_to(by).filter(pk__in=camera_ids)}
+    missing = [pk for pk in camera_ids if pk not in visible]
+    if missing:
+        return [], f"No such camera: {', '.join(map(str, missing))}."
+    cameras = [visible[pk] for pk in dict.fromkeys(camera_ids)]
+    not_recording = [c.name for c in cameras if not selectors.camera_records(camera=c)]
+    if not_recording:
+        return [], f"The owner's terms do not allow recording for: {', '.join(not_recording)}."
+    if len({c.business_id for c in cameras}) > 1:
+        return [], "These cameras belong to different businesses; file one request per business."
+    return cameras, ""
+
+
+def evidence_request_decide(*, request: EvidenceRequest, by: User, approve: bool, reason: str) -> EvidenceRequest:
+    """The owner (or their staff) approves or denies a pending request; a denial needs a reason.
+
+    Raises PermissionDenied when `by` does not speak for the business, ValidationError when the request
+    was already answered or a denial has no reason.
+    """
+    if not business_editable_by(business=request.business, user=by):
+        raise PermissionDenied("Only the business's owner can answer this request.")
+    if not approve and not reason.strip():
+        raise ValidationError({"reason": "Say why you deny the request; the requester will read it."})
+    state = EvidenceRequest.State.APPROVED if approve else EvidenceRequest.State.DENIED
+    with transaction.atomic():
+        # Two people of the business may answer at once; the first answer stands.
+        answered = EvidenceRequest.objects.filter(pk=request.pk, state=EvidenceRequest.State.PENDING).update(
+            state=state,
+            decided_by=by,
+            decided_at=timezone.now(),
+            decision_reason=reason.strip(),
+            updated_at=timezone.now(),
+        )
+        if not answered:
+            raise ValidationError("This request has already been answered.", code="conflict")
+        request.refresh_from_db()
+        audit_record(
+            actor=by,
+            action="evidence.approve" if approve else "evidence.deny",
+            target=request,
+            details={"reason": request.decision_reason},
+        )
+        if approve:
+            _queue_export(request)
+        transaction.on_commit(lambda: _notify_requester(request))
+        transaction.on_commit(lambda: evidence_changed(request.pk, state=request.state, progress=0.0))
+    return request
+
+
+def evidence_export_retry(*, request: EvidenceRequest, by: User) -> EvidenceRequest:
+    """Queue a failed export again (the requester or a supervisor, after fixing what made it fail)."""
+    retried = EvidenceRequest.objects.filter(pk=request.pk, state=EvidenceRequest.State.FAILED).update(
+        state=EvidenceRequest.State.APPROVED, export_error="", export_claim="", updated_at=timezone.now()
+    )
+    if not retried:
+        raise ValidationError("Only a failed export can be retried.", code="conflict")
+    request.refresh_from_db()
+    audit_record(actor=by, action="evidence.export_retry", target=request)
+    _queue_export(request)
+    return request
+
+
+def _queue_export(request: EvidenceRequest) -> None:
+    from cameras.tasks import evidence_export_task
+
+    request_id = request.pk
+    transaction.on_commit(lambda: evidence_export_task.delay(request_id))
+
+
+def evidence_export_claim(*, request_id: int, claim: str) -> EvidenceRequest | None:
+    """Take the export of an approved request for the worker task named by `claim`; None when not ours.
+
+    Another worker may have claimed it first; update() tells us who won. The same task delivered again
+    after its worker died carries the same claim and takes it back at once; any other claim waits for
+    the lease to run out, so a dead worker's export is resumed, never run twice at the same time.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.EVIDENCE_EXPORT_LEASE_S)
+    won = (
+        EvidenceRequest.objects.filter(pk=request_id)
+        .filter(
+            Q(state=EvidenceRequest.State.APPROVED)
+            | Q(state=EvidenceRequest.State.EXPORTING, export_claim=claim)
+            | Q(state=EvidenceRequest.State.EXPORTING, export_claimed_at__lt=stale)
+        )
+        .update(
+            state=EvidenceRequest.State.EXPORTING,
+            export_claim=claim,
+            export_claimed_at=now,
+            export_attempts=F("export_attempts") + 1,
+            updated_at=now,
+        )
+    )
+    if not won:
+        return None
+    request = EvidenceRequest.objects.select_related("business", "requested_by", "decided_by").get(pk=request_id)
+    evidence_changed(request.pk, state=request.state, progress=request.export_progress)
+    return request
+
+
+def evidence_export(*, request_id: int, claim: str) -> EvidenceRequest | None:
+    """Export an approved request once: per camera, its segments remuxed into one MP4 with its SHA-256, stored
+    write-once under the evidence prefix; then the signed manifest. None when another worker has it.
+
+    Cameras already exported by an earlier attempt (a worker killed half way) are kept, not redone.
+    """
+    from cameras.manifest import manifest_bytes, manifest_sign, signing_public_key_pem
+    from cameras.media.export import segments_concat
+
+    request = evidence_export_claim(request_id=request_id, claim=claim)
+    if request is None:
+        return None
+    cameras = list(request.cameras.order_by("name"))
+    done = {item.camera_id for item in request.items.all()}
+    retain_until = timezone.now() + timedelta(days=settings.EVIDENCE_LOCK_DAYS)
+    for index, camera in enumerate(cameras):
+        if camera.pk in done:
+            continue
+        segments = list(
+            selectors.segments_in_window(camera=camera, since=request.window_start, until=request.window_end)
+        )
+        if not segments:
+            continue
+
+        def progress(done_segments: int, total: int, *, index: int = index) -> None:
+            _export_progress(request=request, claim=claim, value=(index + done_segments / max(total, 1)) / len(cameras))
+
+        with tempfile.TemporaryDirectory(prefix="lantern-export-") as scratch:
+            out = Path(scratch) / "export.mp4"
+            result = segments_concat(
+                sources=[functools.partial(object_open, name=s.key) for s in segments], out_path=out, progress=progress
+            )
+            key = evidence_key(request_id=request.pk, name=f"{request.case_number}-camera-{camera.pk}.mp4")
+            stored = object_put(
+                name=key, path=out, sha256=result.sha256, content_type="video/mp4", retain_until=retain_until
+            )
+        EvidenceItem.objects.create(
+            request=request,
+            camera=camera,
+            camera_name=camera.name,
+            key=key,
+            version_id=stored.version_id,
+            size_bytes=result.size_bytes,
+            sha256=result.sha256,
+            duration_s=result.duration_s,
+            locked_until=stored.locked_until,
+            sources=[
+                {
+                    "key": s.key,
+                    "sha256": s.sha256,
+                    "started_at": s.started_at.isoformat(),
+                    "ended_at": s.ended_at.isoformat(),
+                }
+                for s in segments
+            ],
+        )
+
+    exported_at = timezone.now()
+    data = manifest_bytes(
+        data=_manifest(
+            request=request,
+            exported_at=exported_at,
+            fingerprint=hashlib.sha256(signing_public_key_pem().encode()).hexdigest(),
+        )
+    )
+    signature = manifest_sign(data=data)
+    manifest_key = evidence_key(request_id=request.pk, name="manifest.json")
+    with tempfile.TemporaryDirectory(prefix="lantern-manifest-") as scratch:
+        path = Path(scratch) / "manifest.json"
+        path.write_bytes(data)
+        digest = file_sha256(path=path)
+        object_put(
+            name=manifest_key, path=path, sha256=digest, content_type="application/json", retain_until=retain_until
+        )
+    with transaction.atomic():
+        finished = EvidenceRequest.objects.filter(
+            pk=request.pk, state=EvidenceRequest.State.EXPORTING, export_claim=claim
+        ).update(
+            state=EvidenceRequest.State.EXPORTED,
+            exported_at=exported_at,
+            export_progress=1.0,
+            manifest_key=manifest_key,
+            manifest_sha256=digest,
+            manifest_signature=signature,
+            updated_at=exported_at,
+        )
+        if not finished:
+            # Our lease ran out and another worker took over; its result is the one that counts.
+            return None
+        request.refresh_from_db()
+        audit_record(
+            actor=None,
+            actor_label="export worker",
+            action="evidence.export",
+            target=request,
+            details={"items": [{"key": i.key, "sha256": i.sha256} for i in request.items.all()], "manifest": digest},
+        )
+        transaction.on_commit(lambda: evidence_changed(request.pk, state=request.state, progress=1.0))
+        transaction.on_commit(lambda: _notify_requester(request))
+    return request
+
+
+def _export_progress(*, request: EvidenceRequest, claim: str, value: float) -> None:
+    EvidenceRequest.objects.filter(pk=request.pk, export_claim=claim).update(export_progress=value)
+    evidence_changed(request.pk, state=EvidenceRequest.State.EXPORTING, progress=value)
+
+
+def evidence_export_failed(*, request_id: int, claim: str, error: str) -> None:
+    """The export gave up (its retries are spent): say so on the request and in its chain of custody."""
+    failed = EvidenceRequest.objects.filter(pk=request_id, export_claim=claim).update(
+        state=EvidenceRequest.State.FAILED, export_error=error[:2000], updated_at=timezone.now()
+    )
+    if failed:
+        request = EvidenceRequest.objects.get(pk=request_id)
+        audit_record(
+            actor=None,
+            actor_label="export worker",
+            action="evidence.export_failed",
+            target=request,
+            details={"error": error[:500]},
+        )
+        evidence_changed(request_id, state=request.state, progress=request.export_progress, message=error[:200])
+
+
+def _manifest(*, request: EvidenceRequest, exported_at: datetime, fingerprint: str) -> dict[str, Any]:
+    approvals: list[dict[str, Any]] = []
+    if request.preapproved_by_id is not None:
+        approvals.append(
+            {
+                "decision": "approved",
+                "by": f"agreement {request.preapproved_by_id} (pre-approval)",
+                "at": request.decided_at.isoformat() if request.decided_at else None,
+                "reason": request.decision_reason,
+            }
+        )
+    elif request.decided_by is not None:
+        approvals.append(
+            {
+                "decision": "approved",
+                "by": request.decided_by.email,
+                "at": request.decided_at.isoformat() if request.decided_at else None,
+                "reason": request.decision_reason,
+            }
+        )
+    items = list(request.items.order_by("camera_name"))
+    exported_ids = {item.camera_id for item in items}
+    return {
+        "format": "lantern-evidence-manifest/1",
+        "request": {
+            "id": request.pk,
+            "case_number": request.case_number,
+            "reason": request.reason,
+            "business": {"id": request.business_id, "name": request.business.name},
+            "window": {"start": request.window_start.isoformat(), "end": request.window_end.isoformat()},
+            "requested_by": request.requested_by.email,
+            "created_at": request.created_at.isoformat(),
+        },
+        "approvals": approvals,
+        "items": [
+            {
+                "camera": {"id": item.camera_id, "name": item.camera_name},
+                "key": item.key,
+                "version_id": item.version_id,
+                "sha256": item.sha256,
+                "size_bytes": item.size_bytes,
+                "duration_s": round(item.duration_s, 3),
+                "locked_until": item.locked_until.isoformat() if item.locked_until else None,
+                "sources": item.sources,
+            }
+            for item in items
+        ],
+        "cameras_without_footage": [
+            {"id": c.pk, "name": c.name} for c in request.cameras.order_by("name") if c.pk not in exported_ids
+        ],
+        "exported_at": exported_at.isoformat(),
+        "signing_key_sha256": fingerprint,
+    }
+
+
+def evidence_download_url(*, item: EvidenceItem, by: User) -> str:
+    """A presigned link of at most five minutes to one exported file; the download is in the chain of custody."""
+    audit_record(
+        actor=by,
+        action="evidence.download",
+        target=item.request,
+        camera_id=item.camera_id,
+        details={"key": item.key, "sha256": item.sha256},
+    )
+    return object_url(name=item.key, filename=item.filename)
+
+
+def evidence_manifest_url(*, request: EvidenceRequest, by: User) -> str:
+    audit_record(
+        actor=by,
+        action="evidence.download",
+        target=request,
+        details={"key": request.manifest_key, "sha256": request.manifest_sha256},
+    )
+    return object_url(name=request.manifest_key, filename=f"{request.case_number}-manifest.json")
+
+
+def evidence_verified_record(*, request: EvidenceRequest, by: User | None, ok: bool, details: str) -> None:
+    audit_record(
+        actor=by,
+        actor_label="" if by else "evidence_verify",
+        action="evidence.verify",
+        target=request,
+        details={"ok": ok, "details": details[:4000]},
+    )
+
+
+def _notify_owners(request: EvidenceRequest) -> None:
+    if request.state != EvidenceRequest.State.PENDING:
+        return
+    recipients = [request.business.owner.email, *request.business.staff.values_list("email", flat=True)]
+    url = settings.SITE_URL + reverse("cameras:evidence-detail", args=[request.pk])
+    send_mail(
+        subject=f"Lantern: footage requested for case {request.case_number}",
+        message=(
+            f"{request.requested_by.full_name or request.requested_by.email} asks for footage of "
+            f"{request.cameras.count()} of {request.business.name}'s cameras, "
+            f"{request.window_start:%Y-%m-%d %H:%M} to {request.window_end:%Y-%m-%d %H:%M} UTC.\n\n"
+            f"Reason: {request.reason}\n\nApprove or deny it here: {url}\n"
+        ),
+        from_email=None,
+        recipient_list=recipients,
+        fail_silently=True,
+    )
+
+
+def _notify_requester(request: EvidenceRequest) -> None:
+    url = settings.SITE_URL + reverse("cameras:evidence-detail", args=[request.pk])
+    send_mail(
+        subject=f"Lantern: case {request.case_number} footage is {request.get_state_display().lower()}",
+        message=f"Your evidence request {request.pk} is now: {request.get_state_display()}.\n\n{url}\n",
+        from_email=None,
+        recipient_list=[request.requested_by.email],
+        fail_silently=True,
+    )

@@ -1,11 +1,17 @@
-"""Celery tasks for cameras: probe one camera, and fan out probes to every camera that is due."""
+"""Celery tasks for cameras: probes, retention of recorded segments, and evidence exports."""
 
 from __future__ import annotations
 
-from celery import shared_task
+import logging
+from typing import Any
+
+from celery import Task, shared_task
 
 from cameras import selectors, services
 from cameras.models import Camera
+from cameras.storage import StorageUnavailable
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
@@ -22,3 +28,34 @@ def cameras_probe_due() -> int:
     for camera_id in camera_ids:
         camera_probe_task.delay(camera_id)
     return len(camera_ids)
+
+
+@shared_task(ignore_result=True, autoretry_for=(StorageUnavailable,), retry_backoff=30, max_retries=10)
+def segments_expire_task() -> int:
+    return services.segments_expire()
+
+
+# Late acks (settings) redeliver the message when a worker dies mid-export; the redelivered task keeps its
+# id, which is the claim, so it takes the export back at once and goes on from the cameras already done.
+@shared_task(bind=True, ignore_result=True, max_retries=8)
+def evidence_export_task(self: Task[Any, Any], request_id: int) -> None:
+    claim = self.request.id or f"eager-{request_id}"
+    try:
+        services.evidence_export(request_id=request_id, claim=claim)
+    except StorageUnavailable as error:
+        if self.request.retries >= (self.max_retries or 0):
+            services.evidence_export_failed(request_id=request_id, claim=claim, error=f"Storage unavailable: {error}")
+            return
+        raise self.retry(exc=error, countdown=min(600, 30 * 2**self.request.retries)) from error
+    except Exception as error:
+        logger.exception("evidence export of request %s failed", request_id)
+        services.evidence_export_failed(request_id=request_id, claim=claim, error=str(error) or type(error).__name__)
+
+
+@shared_task(ignore_result=True)
+def evidence_exports_resume() -> int:
+    """Queue exports approved but never started (a lost message) or whose worker's lease ran out."""
+    request_ids = list(selectors.evidence_exports_stalled().values_list("id", flat=True))
+    for request_id in request_ids:
+        evidence_export_task.delay(request_id)
+    return len(request_ids)

@@ -132,6 +132,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cameras.tasks.cameras_probe_due",
         "schedule": env.float("LANTERN_PROBE_INTERVAL_S", default=300.0),
     },
+    "expire-segments": {
+        "task": "cameras.tasks.segments_expire_task",
+        "schedule": env.float("LANTERN_RETENTION_INTERVAL_S", default=3600.0),
+    },
+    "resume-stalled-exports": {
+        "task": "cameras.tasks.evidence_exports_resume",
+        "schedule": 300.0,
+    },
 }
 
 # Storage: S3 (django-storages) when a bucket is named, local files otherwise.
@@ -258,6 +266,28 @@ STUN_URLS = env.list("LANTERN_STUN_URLS", default=[])
 TURN_URLS = env.list("LANTERN_TURN_URLS", default=[])
 # coturn's static-auth-secret: time-limited TURN credentials are derived from it per viewer.
 TURN_SECRET = _secret("TURN_SECRET") or ""
+
+# Recording: ~10 s MP4 segments cut on keyframes, spooled to local disk until storage takes them.
+RECORDING_ENABLED = env.bool("LANTERN_RECORDING", default=True)
+RECORDING_SEGMENT_S = env.float("LANTERN_RECORDING_SEGMENT_S", default=10.0)
+RECORDING_SPOOL_DIR = Path(env.str("LANTERN_RECORDING_SPOOL_DIR", default=str(DATA_DIR / "spool")))
+RECORDING_RESCAN_S = env.float("LANTERN_RECORDING_RESCAN_S", default=30.0)
+# How far back a monitor may scrub a shared camera without an evidence request.
+PLAYBACK_HOURS = env.int("LANTERN_PLAYBACK_HOURS", default=24)
+# Presigned URLs (S3) and signed links (local files) for segments and evidence live this long at most.
+MEDIA_URL_EXPIRE_S = min(env.int("LANTERN_MEDIA_URL_EXPIRE_S", default=300), 300)
+
+# Evidence requests.
+EVIDENCE_MAX_WINDOW_HOURS = env.float("LANTERN_EVIDENCE_MAX_WINDOW_HOURS", default=12.0)
+# Case numbers as the agency writes them, e.g. 2026-001234; a regular expression matched in full.
+EVIDENCE_CASE_NUMBER_PATTERN = env.str("LANTERN_EVIDENCE_CASE_NUMBER_PATTERN", default=r"[0-9]{4}-[0-9]{4,8}")
+EVIDENCE_CASE_NUMBER_HINT = env.str("LANTERN_EVIDENCE_CASE_NUMBER_HINT", default="year-number, e.g. 2026-001234")
+# How long Object Lock (compliance mode) keeps an exported file from being changed or deleted.
+EVIDENCE_LOCK_DAYS = env.int("LANTERN_EVIDENCE_LOCK_DAYS", default=365)
+# Ed25519 private key (PEM) that signs evidence manifests; derived from SECRET_KEY when unset (embedded).
+EVIDENCE_SIGNING_KEY = _secret("EVIDENCE_SIGNING_KEY") or ""
+# An export that has not finished after this long is taken to be dead and is claimed again.
+EVIDENCE_EXPORT_LEASE_S = env.int("LANTERN_EVIDENCE_EXPORT_LEASE_S", default=1800)
 
 # Production hardening; `manage.py check --deploy` must be clean when LANTERN_DEBUG is off.
 SECURE_PROXY_SSL_HEADER = (

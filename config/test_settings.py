@@ -14,8 +14,11 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PROBE_TIMEOUT_S = 5.0
+# The live tests run relays; the recording tests turn this on where they need it.
+RECORDING_ENABLED = False
 
 _scratch = Path(tempfile.mkdtemp(prefix="lantern-test-"))
+RECORDING_SPOOL_DIR = _scratch / "spool"
 if _default_storage["BACKEND"].endswith("FileSystemStorage"):
     _default_storage["OPTIONS"]["location"] = str(_scratch / "media")
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
