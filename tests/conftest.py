@@ -30,6 +30,7 @@ from tests.factories import (
     SiteFactory,
     UserFactory,
 )
+from tests.s3 import S3Endpoint, s3_server
 
 PASSWORD = "correct horse battery staple"
 
@@ -178,3 +179,23 @@ def asgi_server(transactional_db, settings) -> Iterator[AsgiServer]:
     server.start()
     yield server
     server.stop()
+
+
+# ---------------------------------------------------------------- S3 on loopback
+
+
+@pytest.fixture(scope="session")
+def s3_service() -> Iterator[S3Endpoint]:
+    with s3_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3_storage(settings, s3_service: S3Endpoint) -> S3Endpoint:
+    """Point Django's default storage at a fresh bucket (with Object Lock) on the loopback S3 server for one test."""
+    endpoint = s3_service.with_new_bucket()
+    # A new dict, not an edit in place: assigning fires setting_changed, whose STORAGES receiver
+    # (django.test.signals.storages_changed) forgets the cached backends and default_storage; the
+    # `settings` fixture restores STORAGES afterwards and fires it again.
+    settings.STORAGES = {**settings.STORAGES, "default": endpoint.storage_setting()}
+    return endpoint

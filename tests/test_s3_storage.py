@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import io
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
@@ -18,24 +17,7 @@ from cameras.media.probe import ProbeResult
 from cameras.models import Camera
 from cameras.services import camera_probe_record
 from community.models import User
-from tests.s3 import S3Endpoint, s3_server
-
-
-@pytest.fixture(scope="session")
-def s3_service() -> Iterator[S3Endpoint]:
-    with s3_server() as endpoint:
-        yield endpoint
-
-
-@pytest.fixture
-def s3_storage(settings, s3_service: S3Endpoint) -> S3Endpoint:
-    """Point Django's default storage at a fresh bucket on the loopback S3 server for one test."""
-    endpoint = s3_service.with_new_bucket()
-    # A new dict, not an edit in place: assigning fires setting_changed, whose STORAGES receiver
-    # (django.test.signals.storages_changed) forgets the cached backends and default_storage; the
-    # `settings` fixture restores STORAGES afterwards and fires it again.
-    settings.STORAGES = {**settings.STORAGES, "default": endpoint.storage_setting()}
-    return endpoint
+from tests.s3 import S3Endpoint
 
 
 def _tiny_jpeg() -> bytes:
