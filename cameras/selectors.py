@@ -9,19 +9,14 @@ from typing import Any
 from django.conf import settings
 from django.db.models import (
     Count,
-    DateTimeField,
     Exists,
-    ExpressionWrapper,
-    F,
     Max,
     Min,
     OuterRef,
     Q,
     QuerySet,
     Sum,
-    Value,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cameras.models import Camera, EvidenceRequest, Segment
@@ -247,15 +242,14 @@ def segments_expired(*, now: datetime) -> QuerySet[Segment]:
     A camera whose terms were withdrawn keeps the shortest retention there is (a day): the owner no longer
     agrees to more.
     """
-    retention = Coalesce(F("camera__agreement__retention_days"), Value(1))
-    return (
-        Segment.objects.alias(
-            cutoff=ExpressionWrapper(Value(now) - retention * Value(timedelta(days=1)), output_field=DateTimeField())
-        )
-        .filter(ended_at__lt=F("cutoff"))
-        .exclude(_held_by_evidence())
-        .order_by("ended_at")
-    )
+    # One condition per retention length in use (at most 90 of them), which every database can index,
+    # rather than date arithmetic on a joined column, which each database spells differently.
+    in_use = SharingAgreement.objects.filter(cameras__segments__isnull=False)
+    days_in_use = in_use.values_list("retention_days", flat=True)
+    expired = Q(camera__agreement__isnull=True, ended_at__lt=now - timedelta(days=1))
+    for days in set(days_in_use):
+        expired |= Q(camera__agreement__retention_days=days, ended_at__lt=now - timedelta(days=days))
+    return Segment.objects.filter(expired).exclude(_held_by_evidence()).order_by("ended_at")
 
 
 def segment_held(*, segment: Segment) -> bool:
