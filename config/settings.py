@@ -122,6 +122,11 @@ if CELERY_BROKER_URL == "filesystem://":
         "processed_folder": str(DATA_DIR / "celery" / "processed"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A message whose worker died unacknowledged is delivered again after this long (late acks).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("LANTERN_CELERY_VISIBILITY_TIMEOUT_S", default=3600),
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
