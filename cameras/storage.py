@@ -150,8 +150,16 @@ def object_url(*, name: str, filename: str | None = None) -> str:
     """
     expire = settings.MEDIA_URL_EXPIRE_S
     if is_s3():
-        parameters = {"ResponseContentDisposition": f'attachment; filename="{filename}"'} if filename else None
-        return str(_s3().url(name, parameters=parameters, expire=expire))
+        parameters = {"ResponseContentDisposition": f'attachment; filename="{filename}"'} if filename else {}
+        if not settings.S3_PUBLIC_ENDPOINT_URL:
+            return str(_s3().url(name, parameters=parameters or None, expire=expire))
+        return str(
+            _public_client().generate_presigned_url(
+                "get_object",
+                Params={"Bucket": _s3().bucket_name, "Key": name, **parameters},
+                ExpiresIn=expire,
+            )
+        )
     token = signing.dumps({"n": name, "f": filename or ""}, salt=_SIGNED_URL_SALT, compress=True)
     return reverse("media-signed", args=[token])
 
@@ -160,6 +168,21 @@ def signed_link_target(*, token: str) -> tuple[str, str]:
     """The (object name, download file name) a local signed link stands for; BadSignature when forged or expired."""
     data = signing.loads(token, salt=_SIGNED_URL_SALT, max_age=settings.MEDIA_URL_EXPIRE_S)
     return data["n"], data["f"]
+
+
+def _public_client() -> Any:
+    """A client that signs for the public endpoint; signing needs no connection, so nothing is dialled here."""
+    import boto3
+
+    storage = _s3()
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=settings.S3_PUBLIC_ENDPOINT_URL,
+        region_name=storage.region_name,
+        aws_access_key_id=storage.access_key,
+        aws_secret_access_key=storage.secret_key,
+        config=storage.client_config,
+    )
 
 
 @functools.cache

@@ -171,6 +171,9 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(DATA_DIR / "media"), "base_url": "/media-not-served/"},
     }
+# Presigned URLs are signed for the host they name, so browsers that cannot reach the endpoint above
+# (a compose-internal `minio:9000`) get URLs signed for this public one instead.
+S3_PUBLIC_ENDPOINT_URL = env.str("LANTERN_S3_PUBLIC_ENDPOINT_URL", default="")
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {

@@ -89,3 +89,20 @@ def test_a_presigned_url_works_over_http_and_expires_within_five_minutes(s3_stor
     assert query["X-Amz-Expires"] == ["300"]
     with urllib.request.urlopen(url, timeout=5) as response:
         assert response.read() == b"\x00\x01clip bytes"
+
+
+def test_presigned_urls_name_the_public_endpoint_when_one_is_set(s3_storage: S3Endpoint, settings) -> None:
+    from cameras.storage import object_url
+
+    name = default_storage.save("clips/public.bin", ContentFile(b"for browsers"))
+    public = s3_storage.url.replace("127.0.0.1", "localhost")
+    settings.S3_PUBLIC_ENDPOINT_URL = public
+
+    url = object_url(name=name, filename="clip.bin")
+
+    assert url.startswith(f"{public}/{s3_storage.bucket}/")
+    assert parse_qs(urlsplit(url).query)["X-Amz-Expires"] == ["300"]
+    # Signed for the host it names, so the server accepts it there.
+    with urllib.request.urlopen(url, timeout=5) as response:
+        assert response.read() == b"for browsers"
+        assert response.headers["Content-Disposition"] == 'attachment; filename="clip.bin"'
