@@ -88,7 +88,7 @@ def segments_concat(
                     timeline.segment_add(output=output, segment=segment, index=index, start_ticks=start)
                 if progress is not None:
                     progress(index + 1, len(sources))
-            if timeline.stream is None:
+            if not timeline.packets:
                 raise ExportError("The segments hold no video.")
     except BaseException:
         out_path.unlink(missing_ok=True)
@@ -195,7 +195,7 @@ def _segment_opened(*, source: Callable[[], IO[bytes]], index: int, scratch: Pat
         try:
             yield container
         except av.error.FFmpegError as error:
-            raise ExportError(f"Segment {index + 1} cannot be read to its end: {error}") from error
+            raise ExportError(f"Segment {index + 1} could not be remuxed: {error}") from error
 
 
 def _seekable(stream: IO[bytes]) -> bool:
