@@ -603,7 +603,11 @@ def evidence_export(*, request_id: int, claim: str) -> EvidenceRequest | None:
         with tempfile.TemporaryDirectory(prefix="lantern-export-") as scratch:
             out = Path(scratch) / "export.mp4"
             result = segments_concat(
-                sources=[functools.partial(object_open, name=s.key) for s in segments], out_path=out, progress=progress
+                sources=[functools.partial(object_open, name=s.key) for s in segments],
+                out_path=out,
+                progress=progress,
+                # A gap in the recording (the camera was offline) stays a gap in the export's timeline.
+                source_starts_s=[s.started_at.timestamp() for s in segments],
             )
             key = evidence_key(request_id=request.pk, name=f"{request.case_number}-camera-{camera.pk}.mp4")
             stored = object_put(
