@@ -109,13 +109,15 @@ def object_put(
     return StoredObject(name=name, size_bytes=size, version_id=head.get("VersionId", ""), locked_until=locked_until)
 
 
-def object_open(*, name: str) -> IO[bytes]:
-    """A readable stream of the object; on S3 it streams from the server rather than loading it whole."""
+def object_open(*, name: str, version_id: str = "") -> IO[bytes]:
+    """A readable stream of the object (or of one version of it, on a versioned bucket); on S3 it streams from
+    the server rather than loading it whole."""
     if not is_s3():
         return Path(default_storage.path(name)).open("rb")
     storage = _s3()
+    version = {"VersionId": version_id} if version_id else {}
     with _unavailable_on_connection_errors():
-        response = storage.connection.meta.client.get_object(Bucket=storage.bucket_name, Key=name)
+        response = storage.connection.meta.client.get_object(Bucket=storage.bucket_name, Key=name, **version)
     return response["Body"]  # type: ignore[no-any-return]
 
 

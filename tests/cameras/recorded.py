@@ -1,4 +1,4 @@
-"""Recorded footage for tests: short H.264 fragmented MP4 segments, made once, stored and registered like the recorder's."""
+"""Recorded footage for tests: short H.264 fragmented MP4 segments, stored and registered as the recorder does."""
 
 from __future__ import annotations
 

@@ -159,9 +159,24 @@ def _item_check(*, key: str, item: EvidenceItem | None, entry: dict[str, Any] | 
         digest, size = stream_sha256(stream=stream)
     if (digest, size) != (item.sha256, item.size_bytes):
         detail = f"sha256 in storage {digest} ({size} bytes), exported {item.sha256} ({item.size_bytes} bytes)"
-        return Check(MISMATCH, what, detail, fails=True)
+        return Check(MISMATCH, what, detail + _locked_original(item=item), fails=True)
     agreed = "the manifest and the database" if entry is not None else "the database"
     return Check(OK, what, f"sha256 {digest}, {size} bytes, as in {agreed}", fails=False)
+
+
+def _locked_original(*, item: EvidenceItem) -> str:
+    """On a versioned (Object Lock) bucket a change is a new version on top; say whether the export's own
+    version, which the lock keeps, is still there and intact."""
+    if not item.version_id:
+        return ""
+    try:
+        with contextlib.closing(object_open(name=item.key, version_id=item.version_id)) as stream:
+            digest, _ = stream_sha256(stream=stream)
+    except Exception:
+        return f"; the exported version {item.version_id} cannot be read"
+    if digest == item.sha256:
+        return f"; a newer version was written over it, the exported version {item.version_id} is intact"
+    return f"; the exported version {item.version_id} differs too (sha256 {digest})"
 
 
 def _source_check(*, source: dict[str, Any]) -> Check:

@@ -119,6 +119,8 @@ def test_an_exported_file_changed_on_s3_is_a_mismatch_and_the_command_fails(
     assert not exited_ok
     assert [line.split(":")[0] for line in lines_starting(output, "MISMATCH")] == [f"MISMATCH  file {item.key}"]
     assert output.splitlines()[-1].startswith("FAILED: 1 of 8 checks failed")
+    # Object Lock kept the export's own version under the new one, and the report says so.
+    assert f"the exported version {item.version_id} is intact" in output
     verdict = last_verdict(exported)
     assert verdict.details["ok"] is False
     assert item.key in verdict.details["details"]
