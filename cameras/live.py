@@ -1,5 +1,6 @@
-"""This process's live-view runtime: its relay, the consent listener, the recheck of time windows and, with
-Redis, the relay registry heartbeat. The media hot path stays in the relay; this edge talks to Django."""
+"""This process's live-view runtime: its relay, its recorders and uploader, the consent listener, the recheck of
+time windows and, with Redis, the relay registry heartbeat. The media hot path stays in cameras/media; this edge
+talks to Django."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from django.db import connections
 from cameras import selectors, services
 from cameras.credentials import stream_url_decrypt
 from cameras.events import LIVE_GROUP
+from cameras.media.recorder import Recordings, SpooledSegment
 from cameras.media.relay import Relay, ViewerReport
+from cameras.media.uploader import Uploader
 from cameras.models import Camera
 from cameras.relay_registry import RelayRegistry
 from community.models import User
@@ -44,6 +47,9 @@ class LiveRuntime:
     # Viewers whose end the relay reported before `watch` had recorded their start.
     ended_early: dict[str, ViewerReport] = field(default_factory=dict)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    # With RECORDING_ENABLED: a recorder per camera this relay owns whose agreement allows recording.
+    recordings: Recordings | None = None
+    uploader: Uploader | None = None
 
     # ------------------------------------------------------------ start and stop
 
@@ -54,6 +60,8 @@ class LiveRuntime:
         if self.registry is not None:
             await self.registry.heartbeat()
             self.tasks.append(asyncio.create_task(self._heartbeat_forever(), name="relay-heartbeat"))
+        if settings.RECORDING_ENABLED:
+            await self._recording_start()
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -61,6 +69,12 @@ class LiveRuntime:
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self.recordings is not None:
+            # Each recorder finishes its current segment into the spool, so shutting down loses no footage;
+            # what the uploader cannot deliver in a moment, the next process does.
+            await self.recordings.close()
+        if self.uploader is not None:
+            await self.uploader.close(timeout_s=2.0)
         # Leave the registry first, so that other relays stop sending viewers here while this one closes.
         if self.registry is not None:
             await self.registry.leave()
@@ -138,6 +152,42 @@ class LiveRuntime:
                 closed += await self.relay.close_viewer(session_id, reason=why or reason)
         return closed
 
+    # ------------------------------------------------------------ recording
+
+    async def _recording_start(self) -> None:
+        self.uploader = Uploader(spool_dir=settings.RECORDING_SPOOL_DIR, register=segment_register_spooled)
+        await self.uploader.start()
+        self.recordings = Recordings(
+            relay=self.relay,
+            spool_dir=settings.RECORDING_SPOOL_DIR,
+            segment_s=settings.RECORDING_SEGMENT_S,
+            on_segment=self.uploader.segment_spooled,
+        )
+        await self.recordings_reconcile()
+        self.tasks.append(asyncio.create_task(self._rescan_forever(), name="recording-rescan"))
+
+    async def recordings_reconcile(self, *, camera_ids: set[int] | None = None) -> None:
+        """Record the cameras (all, or these) that this relay owns and whose agreement allows recording."""
+        if self.recordings is None:
+            return
+        wanted = await sync_to_async(_cameras_to_record)(camera_ids=camera_ids)
+        if self.registry is not None:
+            # Another relay records the cameras it owns; ownership moves as relays come and go, and the
+            # periodic rescan follows it.
+            wanted = {c: url for c, url in wanted.items() if await self.registry.owner_url(c) is None}
+        await self.recordings.reconcile(wanted=wanted, camera_ids=camera_ids)
+
+    async def _rescan_forever(self) -> None:
+        # Cameras enrolled, removed or re-owned without an event for this relay.
+        while True:
+            await asyncio.sleep(settings.RECORDING_RESCAN_S)
+            try:
+                await self.recordings_reconcile()
+            except Exception:
+                logger.exception("recording rescan failed")
+
+    # ------------------------------------------------------------ events
+
     async def _listen(self) -> None:
         layer = get_channel_layer()
         if layer is None:
@@ -148,7 +198,9 @@ class LiveRuntime:
             message = await layer.receive(channel)
             try:
                 if message["type"] == "camera.access_changed":
-                    await self.recheck(camera_ids=set(message["camera_ids"]), reason=message["reason"])
+                    camera_ids = set(message["camera_ids"])
+                    await self.recheck(camera_ids=camera_ids, reason=message["reason"])
+                    await self.recordings_reconcile(camera_ids=camera_ids)
                 elif message["type"] == "viewer.access_changed":
                     await self.recheck(user_id=message["user_id"], reason=message["reason"])
             except Exception:
@@ -179,6 +231,28 @@ def _consent(*, camera_id: int, user_id: int) -> selectors.LiveDecision:
     if camera is None or user is None:
         return selectors.LiveDecision(404, "The camera was removed.")
     return selectors.live_consent(camera=camera, user=user)
+
+
+def _cameras_to_record(*, camera_ids: set[int] | None) -> dict[int, str]:
+    """Camera id -> decrypted stream URL of the cameras (all, or of these) whose agreement allows recording."""
+    ids = selectors.camera_ids_to_record()
+    if camera_ids is not None:
+        ids = [c for c in ids if c in camera_ids]
+    rows = Camera.objects.filter(pk__in=ids).values_list("pk", "stream_url_encrypted")
+    return {pk: stream_url_decrypt(encrypted) for pk, encrypted in rows}
+
+
+async def segment_register_spooled(*, segment: SpooledSegment, key: str) -> bool:
+    """The uploader's callback: record a stored segment in the database; False when its camera is gone."""
+    row = await sync_to_async(services.segment_register)(
+        camera_id=segment.camera_id,
+        key=key,
+        started_at=segment.started_at,
+        ended_at=segment.ended_at,
+        size_bytes=segment.size_bytes,
+        sha256=segment.sha256,
+    )
+    return row is not None
 
 
 def ice_servers() -> list[RTCIceServer]:

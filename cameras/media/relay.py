@@ -204,6 +204,19 @@ class Relay:
         await asyncio.gather(*(viewer.end(reason=reason) for viewer in viewers))
         return len(viewers)
 
+    def source_acquire(self, *, camera_id: int, url: str) -> CameraSource:
+        """The camera's source, shared with its viewers, for a user that is not a viewer (the recorder).
+
+        The caller subscribes to it, and gives it back with source_release; until then the source stays open.
+        """
+        if self._closed:
+            raise RelayError(REASON_SHUTTING_DOWN)
+        return self._source_use(camera_id=camera_id, url=url)
+
+    def source_release(self, source: CameraSource) -> None:
+        """Gives back a source_acquire; the source closes after the grace period when nobody else uses it."""
+        self._source_release(source)
+
     def source_state(self, camera_id: int) -> str | None:
         """ "connecting", "live" or "reconnecting" while the camera has a source; None when it has none."""
         source = self._sources.get(camera_id)
