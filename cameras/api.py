@@ -1,15 +1,18 @@
-"""The REST API for cameras: the registry, stream credentials, probes, snapshots and the map."""
+"""The REST API for cameras: the registry, stream credentials, probes, snapshots, the map, recordings and
+evidence requests."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.gzip import gzip_page
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -18,9 +21,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cameras import selectors, services
-from cameras.models import Camera
+from cameras.forms import recordings_window, recordings_window_error
+from cameras.models import Camera, EvidenceItem, EvidenceRequest
+from cameras.views import recordings_playlist
 from community.api import (
     ApiViewSet,
+    AuditEventSerializer,
     body,
     get_site_for_viewer,
     query_params,
@@ -187,6 +193,39 @@ def _agreement_in(user: User, agreement_id: int | None) -> SharingAgreement | No
     return agreement
 
 
+class RecordingsQuerySerializer(serializers.Serializer):
+    since = serializers.DateTimeField(
+        required=False, help_text="Start (ISO 8601); ten minutes before until if left out."
+    )
+    until = serializers.DateTimeField(required=False, help_text="End (ISO 8601); now if left out.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        since, until = recordings_window(since=attrs.get("since"), until=attrs.get("until"))
+        error = recordings_window_error(since=since, until=until)
+        if error:
+            raise serializers.ValidationError({"until": [error]})
+        return {"since": since, "until": until}
+
+
+class RecordingSegmentSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    url = serializers.CharField(help_text="A presigned link; it stops working after `expires_in` seconds.")
+    sha256 = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+
+
+class RecordingsSerializer(serializers.Serializer):
+    camera = serializers.IntegerField()
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    available_since = serializers.DateTimeField(
+        allow_null=True, help_text="Police: nothing older than this can be played; null for the owner."
+    )
+    expires_in = serializers.IntegerField(help_text="Seconds the segment links stay valid.")
+    segments = RecordingSegmentSerializer(many=True)
+
+
 class JSONForErrors(DefaultContentNegotiation):
     """The snapshot view returns the JPEG itself; its errors go out as JSON even to a client that
     asked only for `image/jpeg` (which would otherwise be refused with 406 before the view runs)."""
@@ -324,3 +363,247 @@ class CameraViewSet(ApiViewSet):
     @action(detail=False, methods=["get"], url_path="map")
     def map(self, request: Request) -> Response:
         return Response({"cameras": selectors.camera_map_features(user=self.user)})
+
+    @extend_schema(
+        parameters=[RecordingsQuerySerializer],
+        responses={
+            200: RecordingsSerializer,
+            403: OpenApiResponse(description="The owner's terms do not share this camera's recordings with you."),
+            404: OpenApiResponse(description="No such camera."),
+        },
+        description="The segments you may play in [since, until) (at most an hour), each with a link that expires "
+        "within five minutes. Police get the last PLAYBACK_HOURS of what was shared live when recorded. Every "
+        "call is in the owner's audit trail.",
+    )
+    @action(detail=True, methods=["get"])
+    def recordings(self, request: Request, pk: str) -> Response:
+        camera = get_camera_for_viewer(self.user, pk)
+        decision = selectors.playback_decision(camera=camera, user=self.user)
+        if decision.status == status.HTTP_404_NOT_FOUND:
+            raise exceptions.NotFound
+        if not decision.allowed:
+            raise exceptions.PermissionDenied(decision.message)
+        window = query_params(request, RecordingsQuerySerializer)
+        playlist = recordings_playlist(
+            request=request._request,
+            camera=camera,
+            user=self.user,
+            decision=decision,
+            since=window["since"],
+            until=window["until"],
+        )
+        return Response(playlist, headers={"Cache-Control": "private, no-store"})
+
+
+# ---------------------------------------------------------------- evidence requests
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This was already done."
+    default_code = "conflict"
+
+
+def get_evidence_request_for_viewer(user: User, request_id: Any) -> EvidenceRequest:
+    evidence = selectors.evidence_requests_visible_to(user).filter(pk=request_id).first()
+    if evidence is None:
+        raise exceptions.NotFound
+    return evidence
+
+
+class EvidenceItemSerializer(serializers.ModelSerializer):
+    filename = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = EvidenceItem
+        fields = ["id", "camera", "camera_name", "filename", "size_bytes", "sha256", "duration_s", "locked_until"]
+        read_only_fields = fields
+
+
+class EvidenceRequestSerializer(serializers.ModelSerializer):
+    camera_ids: serializers.PrimaryKeyRelatedField[Any] = serializers.PrimaryKeyRelatedField(
+        source="cameras", many=True, read_only=True
+    )
+    requested_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    decided_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="email", read_only=True, allow_null=True
+    )
+    items = EvidenceItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = EvidenceRequest
+        fields = [
+            "id",
+            "business",
+            "case_number",
+            "reason",
+            "camera_ids",
+            "window_start",
+            "window_end",
+            "requested_by",
+            "state",
+            "decided_by",
+            "decided_at",
+            "decision_reason",
+            "preapproved_by",
+            "export_progress",
+            "export_error",
+            "exported_at",
+            "manifest_sha256",
+            "manifest_signature",
+            "items",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class EvidenceRequestCreateSerializer(serializers.Serializer):
+    case_number = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=64, help_text=settings.EVIDENCE_CASE_NUMBER_HINT
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+    camera_ids = serializers.ListField(
+        child=serializers.IntegerField(), required=False, default=list, help_text="Cameras of one business."
+    )
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField(
+        help_text=f"After window_start, in the past, at most {settings.EVIDENCE_MAX_WINDOW_HOURS:g} hours later."
+    )
+
+
+class EvidenceDecisionSerializer(serializers.Serializer):
+    approve = serializers.BooleanField()
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=4000, help_text="Required to deny."
+    )
+
+
+class EvidenceFilterSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=EvidenceRequest.State.choices, required=False)
+
+
+class DownloadLinkSerializer(serializers.Serializer):
+    url = serializers.CharField(help_text="A presigned link to the file; each one handed out is audited.")
+    expires_in = serializers.IntegerField(help_text="Seconds the link stays valid (at most 300).")
+
+
+def _download_link(request: Request, url: str) -> Response:
+    return Response(
+        {"url": request.build_absolute_uri(url), "expires_in": settings.MEDIA_URL_EXPIRE_S},
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+_ITEM_ID = OpenApiParameter("item_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="An exported item.")
+
+
+class EvidenceRequestViewSet(ApiViewSet):
+    """Police ask a business for a bounded window of its footage for a case; the owner approves or denies;
+    a worker exports it. Monitors see the requests they filed, owners those made of them, supervisors all."""
+
+    queryset = EvidenceRequest.objects.none()  # for the schema; rows come from the selectors
+    serializer_class = EvidenceRequestSerializer
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, DjangoValidationError) and getattr(exc, "code", None) == "conflict":
+            exc = Conflict(" ".join(exc.messages))
+        return super().handle_exception(exc)
+
+    def _get(self, pk: str) -> EvidenceRequest:
+        return get_evidence_request_for_viewer(self.user, pk)
+
+    @extend_schema(parameters=[EvidenceFilterSerializer])
+    def list(self, request: Request) -> Response:
+        filters = query_params(request, EvidenceFilterSerializer)
+        rows = selectors.evidence_requests_visible_to(self.user).prefetch_related("cameras", "items")
+        if filters.get("state"):
+            rows = rows.filter(state=filters["state"])
+        return self.paginated(rows, EvidenceRequestSerializer)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(EvidenceRequestSerializer(self._get(pk)).data)
+
+    @extend_schema(
+        request=EvidenceRequestCreateSerializer,
+        responses={
+            201: EvidenceRequestSerializer,
+            400: OpenApiResponse(description="What is wrong, by field."),
+            403: OpenApiResponse(description="Only police file requests."),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        if not self.user.is_police:
+            raise exceptions.PermissionDenied("Only police file evidence requests; business owners answer them.")
+        data = body(request, EvidenceRequestCreateSerializer)
+        evidence = services.evidence_request_create(by=self.user, **data)
+        return Response(EvidenceRequestSerializer(evidence).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=EvidenceDecisionSerializer,
+        responses={
+            200: EvidenceRequestSerializer,
+            400: OpenApiResponse(description="A denial needs a reason."),
+            403: OpenApiResponse(description="Only the business's owner and staff answer."),
+            409: OpenApiResponse(description="Already answered."),
+        },
+        description="The owner (or staff) approves, which queues the export, or denies with a reason.",
+    )
+    @action(detail=True, methods=["post"])
+    def decision(self, request: Request, pk: str) -> Response:
+        evidence = self._get(pk)
+        data = body(request, EvidenceDecisionSerializer)
+        evidence = services.evidence_request_decide(
+            request=evidence, by=self.user, approve=data["approve"], reason=data["reason"]
+        )
+        return Response(EvidenceRequestSerializer(evidence).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: EvidenceRequestSerializer,
+            403: OpenApiResponse(description="Only the requester or a supervisor retries."),
+            409: OpenApiResponse(description="Only a failed export can be retried."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        evidence = self._get(pk)
+        if not (evidence.requested_by_id == self.user.pk or self.user.is_supervisor):
+            raise exceptions.PermissionDenied("Only the officer who filed the request, or a supervisor, can retry it.")
+        evidence = services.evidence_export_retry(request=evidence, by=self.user)
+        return Response(EvidenceRequestSerializer(evidence).data)
+
+    @extend_schema(
+        request=None,
+        parameters=[_ITEM_ID],
+        responses={200: DownloadLinkSerializer, 404: OpenApiResponse(description="No such request or item.")},
+        description="A link of at most five minutes to one exported file; the download is in the chain of custody.",
+    )
+    @action(detail=True, methods=["post"], url_path=r"items/(?P<item_id>\d+)/download")
+    def download(self, request: Request, pk: str, item_id: str) -> Response:
+        item = self._get(pk).items.filter(pk=item_id).first()
+        if item is None:
+            raise exceptions.NotFound
+        return _download_link(request, services.evidence_download_url(item=item, by=self.user))
+
+    @extend_schema(
+        request=None,
+        responses={200: DownloadLinkSerializer, 404: OpenApiResponse(description="Not exported yet.")},
+        description="A link of at most five minutes to the signed manifest; the download is in the chain of custody.",
+    )
+    @action(detail=True, methods=["post"], url_path="manifest/download")
+    def manifest_download(self, request: Request, pk: str) -> Response:
+        evidence = self._get(pk)
+        if not evidence.manifest_key:
+            raise exceptions.NotFound("This request has no manifest yet.")
+        return _download_link(request, services.evidence_manifest_url(request=evidence, by=self.user))
+
+    @extend_schema(
+        responses={200: AuditEventSerializer(many=True)},
+        description="The chain of custody: every event about this request, oldest first.",
+    )
+    @action(detail=True, methods=["get"])
+    def custody(self, request: Request, pk: str) -> Response:
+        rows = selectors.evidence_custody(request=self._get(pk))
+        return Response(AuditEventSerializer(rows, many=True).data)

@@ -1,4 +1,4 @@
-"""URLs for cameras: the owner's pages, the police map, list and camera page, and snapshots."""
+"""URLs for cameras: the owner's pages, the police map, list and camera page, snapshots, playback and evidence."""
 
 from django.urls import path
 
@@ -20,4 +20,19 @@ urlpatterns = [
     path("cameras/<int:camera_id>/snapshot.jpg", views.camera_snapshot, name="camera_snapshot"),
     path("live/cameras/<int:camera_id>/whep", whep.whep_camera, name="whep_camera"),
     path("live/sessions/<str:session_id>", whep.whep_session, name="whep_session"),
+    path("cameras/<int:camera_id>/playback/", views.camera_playback, name="camera_playback"),
+    path("cameras/<int:camera_id>/recordings.json", views.camera_recordings, name="camera_recordings"),
+    path("portal/storage/", views.storage_usage, name="storage_usage"),
+    # Hyphenated like the name the services' emails link to ("cameras:evidence-detail").
+    path("evidence/", views.evidence_list, name="evidence-list"),
+    path("evidence/new/", views.evidence_new, name="evidence-new"),
+    path("evidence/<int:request_id>/", views.evidence_detail, name="evidence-detail"),
+    path("evidence/<int:request_id>/decision/", views.evidence_decide, name="evidence-decide"),
+    path("evidence/<int:request_id>/retry/", views.evidence_retry, name="evidence-retry"),
+    path("evidence/<int:request_id>/manifest/", views.evidence_manifest, name="evidence-manifest"),
+    path(
+        "evidence/<int:request_id>/items/<int:item_id>/download/",
+        views.evidence_download,
+        name="evidence-download",
+    ),
 ]

@@ -24,7 +24,7 @@ from django_otp import login as otp_login
 from django_otp import match_token
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from cameras.selectors import live_sessions_for_owner
+from cameras.selectors import evidence_requests_pending_for, live_sessions_for_owner
 from community import selectors, services
 from community.forms import (
     AgreementForm,
@@ -171,7 +171,8 @@ def _get_site_for_editor(request: HttpRequest, site_id: int) -> Site:
 @owner_required
 def portal(request: AuthedRequest) -> HttpResponse:
     businesses = selectors.businesses_visible_to(request.user).prefetch_related("cameras", "sites", "agreements")
-    return render(request, "community/portal.html", {"businesses": businesses})
+    pending_evidence = list(evidence_requests_pending_for(user=request.user))
+    return render(request, "community/portal.html", {"businesses": businesses, "pending_evidence": pending_evidence})
 
 
 @owner_required

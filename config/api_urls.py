@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import SimpleRouter
 
-from cameras.api import CameraViewSet
+from cameras.api import CameraViewSet, EvidenceRequestViewSet
 from community.api import (
     AgreementViewSet,
     AuditEventViewSet,
@@ -21,6 +21,7 @@ router.register("businesses", BusinessViewSet, basename="api-business")
 router.register("sites", SiteViewSet, basename="api-site")
 router.register("agreements", AgreementViewSet, basename="api-agreement")
 router.register("cameras", CameraViewSet, basename="api-camera")
+router.register("evidence-requests", EvidenceRequestViewSet, basename="api-evidence-request")
 router.register("audit-events", AuditEventViewSet, basename="api-audit-event")
 router.register("officers", OfficerViewSet, basename="api-officer")
 

@@ -13,8 +13,13 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import URLPattern, path  # noqa: E402
 
-websocket_urlpatterns: list = []
+from cameras.consumers import EvidenceConsumer  # noqa: E402
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/evidence/<int:request_id>/", EvidenceConsumer.as_asgi()),
+]
 
 
 async def lifespan(scope: dict, receive: Any, send: Any) -> None:

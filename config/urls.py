@@ -3,7 +3,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from cameras.views import media_signed
+
 urlpatterns = [
+    # Signed links of a few minutes to stored media, standing in for S3 presigned URLs with local storage.
+    path("media/signed/<str:token>", media_signed, name="media-signed"),
     path("", include("community.urls")),
     path("", include("cameras.urls")),
     path("api/", include("config.api_urls")),
