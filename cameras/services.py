@@ -7,6 +7,7 @@ import hashlib
 import logging
 import re
 import tempfile
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -524,6 +525,8 @@ def evidence_request_decide(*, request: EvidenceRequest, by: User, approve: bool
 
 def evidence_export_retry(*, request: EvidenceRequest, by: User) -> EvidenceRequest:
     """Queue a failed export again (the requester or a supervisor, after fixing what made it fail)."""
+    if not (by.is_active and (by.pk == request.requested_by_id or by.is_supervisor)):
+        raise PermissionDenied("Only the requester or a supervisor can retry an export.")
     retried = EvidenceRequest.objects.filter(pk=request.pk, state=EvidenceRequest.State.FAILED).update(
         state=EvidenceRequest.State.APPROVED, export_error="", export_claim="", updated_at=timezone.now()
     )
@@ -588,6 +591,7 @@ def evidence_export(*, request_id: int, claim: str) -> EvidenceRequest | None:
     cameras = list(request.cameras.order_by("name"))
     done = {item.camera_id for item in request.items.all()}
     retain_until = timezone.now() + timedelta(days=settings.EVIDENCE_LOCK_DAYS)
+    reported = [request.export_progress, time.monotonic()]  # the last progress sent to pages, and when
     for index, camera in enumerate(cameras):
         if camera.pk in done:
             continue
@@ -598,7 +602,11 @@ def evidence_export(*, request_id: int, claim: str) -> EvidenceRequest | None:
             continue
 
         def progress(done_segments: int, total: int, *, index: int = index) -> None:
-            _export_progress(request=request, claim=claim, value=(index + done_segments / max(total, 1)) / len(cameras))
+            value = (index + done_segments / max(total, 1)) / len(cameras)
+            # A long window has thousands of segments; pages need a step they can see, not every one.
+            if value - reported[0] >= 0.01 or time.monotonic() - reported[1] >= 1.0:
+                reported[:] = [value, time.monotonic()]
+                _export_progress(request=request, claim=claim, value=value)
 
         with tempfile.TemporaryDirectory(prefix="lantern-export-") as scratch:
             out = Path(scratch) / "export.mp4"
@@ -756,8 +764,16 @@ def _manifest(*, request: EvidenceRequest, exported_at: datetime, fingerprint: s
     }
 
 
+def _check_may_download(*, request: EvidenceRequest, by: User) -> None:
+    if request.state != EvidenceRequest.State.EXPORTED:
+        raise ValidationError("The export is not finished.", code="conflict")
+    if not selectors.evidence_requests_visible_to(by).filter(pk=request.pk).exists():
+        raise PermissionDenied("Not yours to download.")
+
+
 def evidence_download_url(*, item: EvidenceItem, by: User) -> str:
     """A presigned link of at most five minutes to one exported file; the download is in the chain of custody."""
+    _check_may_download(request=item.request, by=by)
     audit_record(
         actor=by,
         action="evidence.download",
@@ -769,6 +785,7 @@ def evidence_download_url(*, item: EvidenceItem, by: User) -> str:
 
 
 def evidence_manifest_url(*, request: EvidenceRequest, by: User) -> str:
+    _check_may_download(request=request, by=by)
     audit_record(
         actor=by,
         action="evidence.download",

@@ -8,6 +8,7 @@ from typing import Any
 from celery import Task, shared_task
 
 from cameras import selectors, services
+from cameras.media.export import ExportError
 from cameras.models import Camera
 from cameras.storage import StorageUnavailable
 
@@ -44,12 +45,24 @@ def evidence_export_task(self: Task[Any, Any], request_id: int) -> None:
         services.evidence_export(request_id=request_id, claim=claim)
     except StorageUnavailable as error:
         if self.request.retries >= (self.max_retries or 0):
-            services.evidence_export_failed(request_id=request_id, claim=claim, error=f"Storage unavailable: {error}")
+            logger.error("evidence export of request %s gave up: storage unavailable: %s", request_id, error)
+            services.evidence_export_failed(
+                request_id=request_id, claim=claim, error="The storage could not be reached; try again later."
+            )
             return
         raise self.retry(exc=error, countdown=min(600, 30 * 2**self.request.retries)) from error
-    except Exception as error:
+    except ExportError as error:
+        # Says which segment could not be read, in words meant for the people on the request's page.
         logger.exception("evidence export of request %s failed", request_id)
-        services.evidence_export_failed(request_id=request_id, claim=claim, error=str(error) or type(error).__name__)
+        services.evidence_export_failed(request_id=request_id, claim=claim, error=str(error))
+    except Exception:
+        # The text of an unexpected error may name paths and hosts; it stays in the log.
+        logger.exception("evidence export of request %s failed", request_id)
+        services.evidence_export_failed(
+            request_id=request_id,
+            claim=claim,
+            error=f"The export failed unexpectedly (task {claim}); the operators have the details in the log.",
+        )
 
 
 @shared_task(ignore_result=True)
