@@ -163,7 +163,11 @@ class LiveRuntime:
             segment_s=settings.RECORDING_SEGMENT_S,
             on_segment=self.uploader.segment_spooled,
         )
-        await self.recordings_reconcile()
+        try:
+            await self.recordings_reconcile()
+        except Exception:
+            # The relay must start even when the database does not answer; the rescan tries again.
+            logger.exception("recording: could not read which cameras to record")
         self.tasks.append(asyncio.create_task(self._rescan_forever(), name="recording-rescan"))
 
     async def recordings_reconcile(self, *, camera_ids: set[int] | None = None) -> None:
@@ -199,8 +203,11 @@ class LiveRuntime:
             try:
                 if message["type"] == "camera.access_changed":
                     camera_ids = set(message["camera_ids"])
-                    await self.recheck(camera_ids=camera_ids, reason=message["reason"])
-                    await self.recordings_reconcile(camera_ids=camera_ids)
+                    try:
+                        await self.recheck(camera_ids=camera_ids, reason=message["reason"])
+                    finally:
+                        # Recording stops with consent too, even if ending the viewers went wrong.
+                        await self.recordings_reconcile(camera_ids=camera_ids)
                 elif message["type"] == "viewer.access_changed":
                     await self.recheck(user_id=message["user_id"], reason=message["reason"])
             except Exception:

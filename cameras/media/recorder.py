@@ -246,6 +246,7 @@ class Segmenter:
         except Exception:
             # The file is left as .part for someone to look at; it is never taken for a complete segment.
             logger.exception("camera %s: could not finish segment %s", self.camera_id, file.path)
+            file.abandon()
             return
         self._last_ended_at = segment.ended_at
         self._on_segment(segment)
@@ -289,6 +290,10 @@ class _SegmentFile:
         self._container.mux_one(packet)
         self.frames += 1
         self.last_pts = unit.pts
+
+    def abandon(self) -> None:
+        with contextlib.suppress(Exception):  # it failed already; closing is only to free FFmpeg's resources
+            self._container.close()
 
     def finish(self, *, camera_id: int, ended_at: datetime) -> SpooledSegment:
         """Closes the file, hashes it, and marks it complete with its sidecar, each step durable before the next."""

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -61,7 +64,9 @@ class Uploader:
         self.spool_dir = spool_dir
         self.uploaded = 0
         self._register = register
-        self._slots = asyncio.Semaphore(concurrency)
+        # Uploads run on threads of their own, `concurrency` at most: the S3 storage keeps a boto3 client per
+        # thread (tens of MB each), so sharing asyncio's default executor would grow one on each of its threads.
+        self._uploads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="segment-upload")
         self._backoff_first_s = backoff_first_s
         self._backoff_max_s = backoff_max_s
         self._spool_warn_bytes = spool_warn_bytes
@@ -116,6 +121,8 @@ class Uploader:
             task.cancel()
         # A drain that failed was logged when it ended.
         await asyncio.gather(*tasks, return_exceptions=True)
+        # An upload under way finishes on its thread; the next process finds its files still spooled.
+        self._uploads.shutdown(wait=False, cancel_futures=True)
 
     def _drain_start(self, camera_id: int) -> None:
         if self._closed:
@@ -183,22 +190,24 @@ class Uploader:
             # Deleted after it was registered, and the process ended before its sidecar went too.
             await asyncio.to_thread(_unlink, segment.sidecar)
             return
-        async with self._slots:
-            await asyncio.to_thread(
-                object_put, name=key, path=segment.path, sha256=segment.sha256, content_type=CONTENT_TYPE
-            )
+        await self._storage(
+            functools.partial(object_put, name=key, path=segment.path, sha256=segment.sha256, content_type=CONTENT_TYPE)
+        )
         if not await self._register(segment=segment, key=key):
             logger.warning(
                 "camera %s was removed; its segment %s is deleted from storage and the spool",
                 segment.camera_id,
                 key,
             )
-            await asyncio.to_thread(object_delete, name=key)
+            await self._storage(functools.partial(object_delete, name=key))
         # The video first, then the sidecar that says it is complete: a crash in between leaves a sidecar
         # without its video, which the check above recognises as already delivered.
         await asyncio.to_thread(_unlink, segment.path)
         await asyncio.to_thread(_unlink, segment.sidecar)
         self.uploaded += 1
+
+    async def _storage(self, call: Callable[[], object]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._uploads, call)
 
     def _spool_scan(self) -> tuple[list[int], list[Path]]:
         cameras: list[int] = []

@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 
 import av
+import pytest
 
 from cameras.media.recorder import Recorder, Recordings, SpooledSegment
+from cameras.media.relay import RelayError
 from cameras.simulator import CameraSimulator
 from tests.cameras.media.conftest import RtspForwarder, relay_running, run_async
 from tests.cameras.recording.conftest import Collected, Picture, units_from
@@ -131,3 +133,12 @@ async def test_a_new_stream_address_is_followed_on_the_same_shared_source(
 
     assert len(segments) >= 2
     assert all(starts_with_a_keyframe_and_decodes(s) for s in collected.segments)
+
+
+@run_async()
+async def test_a_relay_that_is_shutting_down_gives_no_source_to_record_from() -> None:
+    async with relay_running() as relay:
+        pass
+
+    with pytest.raises(RelayError):
+        relay.source_acquire(camera_id=5, url="rtsp://127.0.0.1:1/cam1")
