@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -261,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             finally:
                 host.stop()
+                # The footage itself (~250 MB in local mode) is of no further use; the logs stay.
+                shutil.rmtree(workdir / mode / "media", ignore_errors=True)
                 if moto is not None:
                     s3_objects = moto.objects()
                     moto.stop()
