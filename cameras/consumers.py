@@ -97,5 +97,6 @@ def _user_now(scope: dict[str, Any]) -> User | None:
 
 def _second_factor_passed(request: HttpRequest, user: User) -> bool:
     persistent_id = request.session.get(DEVICE_ID_SESSION_KEY)
-    device = Device.from_persistent_id(persistent_id, for_verify=True) if persistent_id else None
+    # Only read: for_verify would lock the device row (SELECT FOR UPDATE), which needs a transaction.
+    device = Device.from_persistent_id(persistent_id) if persistent_id else None
     return device is not None and device.user_id == user.pk and device.confirmed

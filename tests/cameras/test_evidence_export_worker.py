@@ -131,7 +131,8 @@ def test_a_worker_killed_during_an_export_finishes_it_on_redelivery_once(
     )
     request.cameras.set(two_cameras)
     pool = _pool_process(process)
-    sender = Celery(broker=BROKER)
+    # Not the current app: tests after this one must keep sending tasks to the eager test app.
+    sender = Celery(broker=BROKER, set_as_current=False)
     sender.send_task("cameras.tasks.evidence_export_task", args=[request.pk], queue=queue, task_id="export-1")
 
     deadline = time.monotonic() + 60
