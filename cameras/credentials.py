@@ -98,6 +98,15 @@ def stream_url_decrypt(token: str) -> str:
         raise ValueError("The stored stream address cannot be decrypted with the configured keys.") from exc
 
 
+def secret_encrypt(secret: str) -> str:
+    """Any secret the server must read back (a sensor's HMAC key), encrypted like stream URLs."""
+    return _fernet().encrypt(secret.encode()).decode()
+
+
+def secret_decrypt(token: str) -> str:
+    return stream_url_decrypt(token)
+
+
 def push_token_new() -> tuple[str, str]:
     """A fresh push token and its SHA-256; only the hash is stored, the token is shown once."""
     token = secrets.token_urlsafe(32)

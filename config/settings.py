@@ -297,6 +297,19 @@ EVIDENCE_SIGNING_KEY = _secret("EVIDENCE_SIGNING_KEY") or ""
 # An export that has not finished after this long is taken to be dead and is claimed again.
 EVIDENCE_EXPORT_LEASE_S = env.int("LANTERN_EVIDENCE_EXPORT_LEASE_S", default=1800)
 
+# Analytics (alerts app): which detector, how many frames per second of video are looked at, and motion.
+ANALYTICS_ENABLED = env.bool("LANTERN_ANALYTICS", default=True)
+ANALYTICS_BACKEND = env.str("LANTERN_ANALYTICS_BACKEND", default="opencv")  # "opencv" or "yolo"
+ANALYTICS_FPS = env.float("LANTERN_ANALYTICS_FPS", default=5.0)
+ANALYTICS_MOTION_MIN_FRACTION = env.float("LANTERN_ANALYTICS_MOTION_MIN_FRACTION", default=0.002)
+ANALYTICS_YOLO_WEIGHTS = env.str("LANTERN_ANALYTICS_YOLO_WEIGHTS", default="")
+ANALYTICS_YOLO_MODEL = env.str("LANTERN_ANALYTICS_YOLO_MODEL", default="yolo11n.yaml")
+ANALYTICS_THUMBNAILS = env.bool("LANTERN_ANALYTICS_THUMBNAILS", default=True)
+# The cameras placed on the wall around an alert or a tip.
+ALERT_NEARBY_RADIUS_M = env.float("LANTERN_ALERT_NEARBY_RADIUS_M", default=300.0)
+# A sensor's signed timestamp may be this old at most (replayed requests are refused).
+SENSOR_SIGNATURE_MAX_AGE_S = env.int("LANTERN_SENSOR_SIGNATURE_MAX_AGE_S", default=300)
+
 # Production hardening; `manage.py check --deploy` must be clean when LANTERN_DEBUG is off.
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("LANTERN_BEHIND_PROXY", default=False) else None

@@ -1,0 +1,336 @@
+"""Writes for alerts: raising them once, moving them on with notes, rules and masks, sensors and their events."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from alerts.events import alert_changed
+from alerts.models import Alert, AlertNote, CameraAnalytics, Rule, SensorSource, Severity
+from alerts.selectors import rules_editable_by
+from cameras.credentials import secret_decrypt, secret_encrypt
+from cameras.models import Camera, Segment
+from cameras.services import camera_alarm_open
+from community.models import Business, SharingAgreement, User
+from community.selectors import business_editable_by
+from community.services import audit_record, schedule_clean
+
+logger = logging.getLogger(__name__)
+
+_TRANSITIONS = {
+    Alert.State.NEW: {Alert.State.ACKNOWLEDGED, Alert.State.DISPATCHED, Alert.State.CLOSED},
+    Alert.State.ACKNOWLEDGED: {Alert.State.DISPATCHED, Alert.State.CLOSED},
+    Alert.State.DISPATCHED: {Alert.State.CLOSED},
+    Alert.State.CLOSED: {Alert.State.ACKNOWLEDGED},  # reopened
+}
+
+
+# ---------------------------------------------------------------- alerts
+
+
+def alert_raise(
+    *,
+    dedup_key: str,
+    kind: str,
+    title: str,
+    occurred_at: datetime,
+    camera: Camera | None = None,
+    rule: Rule | None = None,
+    source: SensorSource | None = None,
+    severity: str = Severity.MEDIUM,
+    object_class: str = "",
+    track_id: str = "",
+    snapshot_jpeg: bytes | None = None,
+    segments: Iterable[Segment] = (),
+    latitude: Decimal | float | None = None,
+    longitude: Decimal | float | None = None,
+    details: dict[str, Any] | None = None,
+) -> tuple[Alert, bool]:
+    """Raise an alert once per `dedup_key`; (alert, created). A retried task or a resent event gets the
+    alert it raised before and pushes nothing.
+
+    Where the camera's terms are live-on-alarm, a new alert opens live viewing for the terms' window.
+    """
+    existing = Alert.objects.filter(dedup_key=dedup_key).first()
+    if existing is not None:
+        return existing, False
+    if camera is not None and latitude is None:
+        latitude, longitude = camera.site.latitude, camera.site.longitude
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(
+                dedup_key=dedup_key,
+                kind=kind,
+                title=title[:200],
+                occurred_at=occurred_at,
+                camera=camera,
+                rule=rule,
+                source=source,
+                severity=severity,
+                object_class=object_class,
+                track_id=track_id,
+                latitude=latitude,
+                longitude=longitude,
+                details=details or {},
+            )
+            if snapshot_jpeg:
+                alert.snapshot.save(f"alert-{alert.pk}.jpg", ContentFile(snapshot_jpeg), save=True)
+            alert.segments.set(list(segments))
+            agreement = camera.agreement if camera is not None else None
+            if (
+                camera is not None
+                and agreement is not None
+                and agreement.state == SharingAgreement.State.ACTIVE
+                and agreement.mode == SharingAgreement.Mode.ALARM
+            ):
+                camera_alarm_open(camera=camera, by=None, source=f"alert {alert.pk}: {alert.title}")
+    except IntegrityError:
+        # Another worker raised the same alert between our look and our insert; theirs stands.
+        return Alert.objects.get(dedup_key=dedup_key), False
+    alert_id = alert.pk
+    transaction.on_commit(lambda: alert_changed(alert_id, created=True))
+    return alert, True
+
+
+@transaction.atomic
+def alert_transition(*, alert: Alert, by: User, state: str, note: str = "") -> Alert:
+    """Acknowledge, dispatch, close or reopen an alert, with an optional note; the note stays with the alert."""
+    if not by.is_active or not by.is_police:
+        raise PermissionDenied("Only police monitors handle alerts.")
+    current = Alert.State(alert.state)
+    target = Alert.State(state)
+    if target not in _TRANSITIONS[current]:
+        raise ValidationError(
+            {"state": f"An alert that is {current.label.lower()} cannot become {target.label.lower()}."}
+        )
+    AlertNote.objects.create(alert=alert, author=by, text=note.strip(), state_from=current, state_to=target)
+    alert.state = target
+    alert.save(update_fields=["state", "updated_at"])
+    transaction.on_commit(lambda: alert_changed(alert.pk, created=False))
+    return alert
+
+
+def alert_note_add(*, alert: Alert, by: User, text: str) -> AlertNote:
+    if not by.is_active or not by.is_police:
+        raise PermissionDenied("Only police monitors write notes on alerts.")
+    if not text.strip():
+        raise ValidationError({"text": "Write the note first."})
+    return AlertNote.objects.create(alert=alert, author=by, text=text.strip())
+
+
+def camera_health_changed(*, camera: Camera, was: str, now: str, message: str = "") -> Alert | None:
+    """A camera that was online and is not any more raises an "offline" alert (once per outage)."""
+    if was != Camera.Health.ONLINE or now == Camera.Health.ONLINE:
+        return None
+    at = timezone.now()
+    alert, _ = alert_raise(
+        dedup_key=f"camera:{camera.pk}:offline:{at:%Y%m%dT%H%M%S}",
+        kind=Alert.Kind.OFFLINE,
+        title=f"{camera.name} went offline",
+        occurred_at=at,
+        camera=camera,
+        severity=Severity.LOW,
+        details={"message": message},
+    )
+    return alert
+
+
+# ---------------------------------------------------------------- rules and masks
+
+
+_POINT_RANGE = (0.0, 1.0)
+
+
+def _points(value: Any, *, minimum: int, field: str) -> list[list[float]]:
+    if not isinstance(value, list) or len(value) < minimum:
+        raise ValidationError({field: f"Draw at least {minimum} points."})
+    points = []
+    for point in value:
+        if not (isinstance(point, list | tuple) and len(point) == 2):
+            raise ValidationError({field: "Each point is [x, y]."})
+        x, y = (float(point[0]), float(point[1]))
+        if not (_POINT_RANGE[0] <= x <= _POINT_RANGE[1] and _POINT_RANGE[0] <= y <= _POINT_RANGE[1]):
+            raise ValidationError({field: "Points must lie on the picture (0 to 1 across and down)."})
+        points.append([round(x, 5), round(y, 5)])
+    return points
+
+
+def rule_save(*, camera: Camera, by: User, data: dict[str, Any], rule: Rule | None = None) -> Rule:
+    """Create or change one of the camera's rules; ValidationError with field keys for bad input."""
+    if not rules_editable_by(camera=camera, user=by):
+        raise PermissionDenied("Only the camera's owner sets its rules.")
+    if rule is not None and rule.camera_id != camera.pk:
+        raise PermissionDenied("That rule is not this camera's.")
+    kind = data.get("kind", Rule.Kind.ZONE)
+    if kind not in Rule.Kind.values:
+        raise ValidationError({"kind": "Choose a zone or a line."})
+    name = str(data.get("name", "")).strip()
+    if not name:
+        raise ValidationError({"name": "Give the rule a name."})
+    rule = rule or Rule(camera=camera)
+    rule.name = name[:100]
+    rule.kind = kind
+    rule.enabled = bool(data.get("enabled", True))
+    rule.classes = sorted({str(c) for c in data.get("classes", [])} & set(settings_classes()))
+    if kind == Rule.Kind.ZONE:
+        rule.zone, rule.line = _points(data.get("zone"), minimum=3, field="zone"), []
+    else:
+        rule.line, rule.zone = _points(data.get("line"), minimum=2, field="line")[:2], []
+    direction = data.get("direction", Rule.Direction.ANY)
+    if direction not in Rule.Direction.values:
+        raise ValidationError({"direction": "Choose a direction."})
+    rule.direction = direction
+    try:
+        rule.min_dwell_s = max(0.0, float(data.get("min_dwell_s", 0) or 0))
+        rule.cooldown_s = max(0, int(data.get("cooldown_s", 60) or 0))
+    except (TypeError, ValueError) as exc:
+        raise ValidationError({"min_dwell_s": "Use seconds."}) from exc
+    rule.schedule = schedule_clean(data.get("schedule") or {})
+    severity = data.get("severity", Severity.MEDIUM)
+    if severity not in Severity.values:
+        raise ValidationError({"severity": "Choose low, medium or high."})
+    rule.severity = severity
+    rule.save()
+    audit_record(actor=by, action="rule.save", target=camera, details={"rule": rule.pk, "name": rule.name})
+    return rule
+
+
+def rule_delete(*, rule: Rule, by: User) -> None:
+    if not rules_editable_by(camera=rule.camera, user=by):
+        raise PermissionDenied("Only the camera's owner sets its rules.")
+    audit_record(actor=by, action="rule.delete", target=rule.camera, details={"rule": rule.pk, "name": rule.name})
+    rule.delete()
+
+
+def ignore_masks_save(*, camera: Camera, by: User, masks: Sequence[Any]) -> CameraAnalytics:
+    if not rules_editable_by(camera=camera, user=by):
+        raise PermissionDenied("Only the camera's owner sets its masks.")
+    polygons = [_points(mask, minimum=3, field="ignore_masks") for mask in masks]
+    analytics, _ = CameraAnalytics.objects.get_or_create(camera=camera)
+    analytics.ignore_masks = polygons
+    analytics.save(update_fields=["ignore_masks", "updated_at"])
+    audit_record(actor=by, action="analytics.masks", target=camera, details={"masks": len(polygons)})
+    return analytics
+
+
+def settings_classes() -> tuple[str, ...]:
+    """The object classes rules can name: the yolo backend's; the opencv backend only ever finds people."""
+    return ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+
+
+# ---------------------------------------------------------------- sensors
+
+
+def sensor_source_create(
+    *,
+    by: User,
+    name: str,
+    kind: str,
+    business: Business | None = None,
+    camera: Camera | None = None,
+    latitude: Decimal | None = None,
+    longitude: Decimal | None = None,
+) -> tuple[SensorSource, str]:
+    """Register a sensor; returns it and its HMAC secret, which is shown once."""
+    if business is not None and not business_editable_by(business=business, user=by):
+        raise PermissionDenied("Not your business.")
+    if business is None and not by.is_supervisor:
+        raise PermissionDenied("Only supervisors register city-wide sensors.")
+    if camera is not None and (business is None or camera.business_id != business.pk):
+        raise ValidationError({"camera": "Choose one of the business's cameras."})
+    if kind not in SensorSource.Kind.values:
+        raise ValidationError({"kind": "Choose the kind of sensor."})
+    if camera is not None and latitude is None:
+        latitude, longitude = camera.site.latitude, camera.site.longitude
+    secret = secrets.token_urlsafe(32)
+    source = SensorSource.objects.create(
+        name=name.strip()[:100] or SensorSource.Kind(kind).label,
+        kind=kind,
+        business=business,
+        camera=camera,
+        latitude=latitude,
+        longitude=longitude,
+        secret_encrypted=secret_encrypt(secret),
+    )
+    audit_record(actor=by, action="sensor.create", target=source, business_id=business.pk if business else None)
+    return source, secret
+
+
+def sensor_signature_valid(
+    *, source: SensorSource, timestamp: str, body: bytes, signature: str, now: datetime | None = None
+) -> bool:
+    """`X-Lantern-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>` with a fresh
+    `X-Lantern-Timestamp` (Unix seconds): the timestamp inside the signature stops replays after
+    SENSOR_SIGNATURE_MAX_AGE_S."""
+    if not source.enabled or not timestamp or not signature.startswith("sha256="):
+        return False
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        return False
+    now_s = (now or timezone.now()).timestamp()
+    if abs(now_s - sent) > settings.SENSOR_SIGNATURE_MAX_AGE_S:
+        return False
+    key = secret_decrypt(source.secret_encrypted).encode()
+    expected = hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature.removeprefix("sha256="))
+
+
+def sensor_event_record(*, source: SensorSource, body: bytes) -> tuple[Alert, bool]:
+    """A signed event from a sensor becomes an alert at its place (once per event id); ValidationError for a
+    body that is not the documented JSON."""
+    try:
+        payload = json.loads(body or b"{}")
+    except ValueError as exc:
+        raise ValidationError({"body": "Send a JSON object."}) from exc
+    if not isinstance(payload, dict):
+        raise ValidationError({"body": "Send a JSON object."})
+    event_id = str(payload.get("id", "")).strip()
+    if not event_id or len(event_id) > 100:
+        raise ValidationError(
+            {"id": "Give each event an id (at most 100 characters), so a resend is not a second alert."}
+        )
+    occurred_at = timezone.now()
+    if payload.get("occurred_at"):
+        parsed = parse_datetime(str(payload["occurred_at"]))
+        if parsed is None or parsed.tzinfo is None:
+            raise ValidationError({"occurred_at": "Use an ISO 8601 time with its offset."})
+        occurred_at = parsed
+    latitude, longitude = source.latitude, source.longitude
+    if payload.get("latitude") is not None and payload.get("longitude") is not None:
+        try:
+            latitude, longitude = Decimal(str(payload["latitude"])), Decimal(str(payload["longitude"]))
+        except ArithmeticError as exc:
+            raise ValidationError({"latitude": "Give the place in decimal degrees."}) from exc
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            raise ValidationError({"latitude": "Give the place in decimal degrees."})
+    severity = payload.get("severity", source.severity)
+    if severity not in Severity.values:
+        raise ValidationError({"severity": "Use low, medium or high."})
+    message = str(payload.get("message", "")).strip()[:150]
+    return alert_raise(
+        dedup_key=f"sensor:{source.pk}:event:{event_id}",
+        kind=Alert.Kind.EXTERNAL,
+        title=f"{source.get_kind_display()}: {message or source.name}",
+        occurred_at=occurred_at,
+        camera=source.camera,
+        source=source,
+        severity=severity,
+        latitude=latitude,
+        longitude=longitude,
+        details={"event_id": event_id, "message": message},
+    )
