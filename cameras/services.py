@@ -216,7 +216,11 @@ def camera_probe(*, camera: Camera, by: User | None = None) -> ProbeResult:
 
 @transaction.atomic
 def camera_probe_record(*, camera: Camera, result: ProbeResult, by: User | None = None) -> Camera:
+    # Imported here: alerts builds on cameras, not the other way round.
+    from alerts.services import camera_health_changed
+
     now = timezone.now()
+    was = camera.health
     camera.health = result.health
     camera.health_message = result.message[:255]
     camera.last_probe_at = now
@@ -248,6 +252,7 @@ def camera_probe_record(*, camera: Camera, result: ProbeResult, by: User | None 
             "elapsed_s": round(result.elapsed_s, 3),
         },
     )
+    camera_health_changed(camera=camera, was=was, now=result.health, message=result.message)
     return camera
 
 

@@ -3,11 +3,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from alerts.ingest import sensor_event
 from cameras.views import media_signed
 
 urlpatterns = [
     # Signed links of a few minutes to stored media, standing in for S3 presigned URLs with local storage.
     path("media/signed/<str:token>", media_signed, name="media-signed"),
+    # Signed events from sensors (gunshot detection, alarm panels, panic buttons).
+    path("ingest/sensors/<int:source_id>/events", sensor_event, name="sensor-event"),
     path("", include("community.urls")),
     path("", include("cameras.urls")),
     path("api/", include("config.api_urls")),
