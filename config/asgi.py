@@ -15,10 +15,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import URLPattern, path  # noqa: E402
 
+from alerts.consumers import AlertConsumer  # noqa: E402
 from cameras.consumers import EvidenceConsumer  # noqa: E402
 
 websocket_urlpatterns: list[URLPattern] = [
     path("ws/evidence/<int:request_id>/", EvidenceConsumer.as_asgi()),
+    path("ws/alerts/", AlertConsumer.as_asgi()),
 ]
 
 
