@@ -234,9 +234,8 @@ class RuleEngine:
 
     def forget_stale(self, *, now: datetime, after_s: float) -> int:
         """Drop tracks not seen for `after_s` seconds; returns how many memories went (one per rule following a
-        track). A forgotten track seen again
-        counts as new (its dwell starts again and it may fire once more), so `after_s` should outlast the tracker's
-        own memory of lost tracks."""
+        track). A forgotten track seen again counts as new (its dwell starts again and it may fire once more), so
+        `after_s` should outlast the tracker's own memory of lost tracks."""
         cutoff = now - timedelta(seconds=after_s)
         dropped = 0
         for rule_state in self._states.values():
