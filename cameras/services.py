@@ -340,7 +340,7 @@ def segment_register(
     camera = Camera.objects.select_related("site", "business", "agreement").filter(pk=camera_id).first()
     if camera is None:
         return None
-    segment, _ = Segment.objects.get_or_create(
+    segment, created = Segment.objects.get_or_create(
         key=key,
         defaults={
             "camera": camera,
@@ -351,6 +351,11 @@ def segment_register(
             "shared_live": selectors.camera_live_allowed_now(camera=camera, at=started_at),
         },
     )
+    if created and settings.ANALYTICS_ENABLED:
+        from alerts.tasks import segment_analyse_task
+
+        segment_id = segment.pk
+        transaction.on_commit(lambda: segment_analyse_task.delay(segment_id))
     return segment
 
 

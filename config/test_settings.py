@@ -16,6 +16,9 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PROBE_TIMEOUT_S = 5.0
 # The live tests run relays; the recording tests turn this on where they need it.
 RECORDING_ENABLED = False
+# Every registered segment would be analysed (eagerly) in tests that only need segments; analytics tests
+# turn it on.
+ANALYTICS_ENABLED = False
 
 _scratch = Path(tempfile.mkdtemp(prefix="lantern-test-"))
 RECORDING_SPOOL_DIR = _scratch / "spool"
