@@ -13,6 +13,7 @@ urlpatterns = [
     path("ingest/sensors/<int:source_id>/events", sensor_event, name="sensor-event"),
     path("", include("community.urls")),
     path("", include("cameras.urls")),
+    path("", include("alerts.urls")),
     path("api/", include("config.api_urls")),
     path("admin/", admin.site.urls),
 ]
