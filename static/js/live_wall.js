@@ -175,4 +175,58 @@
   }
   build();
   window.addEventListener("pagehide", function () { tiles.forEach(function (t) { t.stop(); }); });
+
+  // Fill the wall around a place: the answer of /alerts/<id>/nearby.json or /police/nearby.json?lat=&lng=
+  // ({cameras: [{id, name, business, distance_m, live_now}], the alert's own camera first}). The first
+  // camera always gets the first tile; the others only if their terms allow live viewing now.
+  wall.fillFromPlace = function (url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok) throw new Error("the server said " + r.status); return r.json(); })
+      .then(function (data) {
+        var ids = data.cameras.filter(function (c, i) { return i === 0 || c.live_now; }).map(function (c) { return c.id; });
+        if (!ids.length) return data;
+        var wanted = Math.min(ids.length, 16);
+        if (wall.layout < wanted) {
+          wall.layout = [1, 4, 9, 16].filter(function (n) { return n >= wanted; })[0];
+          layoutSelect.value = String(wall.layout);
+        }
+        while (wall.tiles.length < wall.layout) wall.tiles.push(null);
+        var rest = wall.tiles.filter(function (id) { return id && ids.indexOf(id) < 0; });
+        wall.tiles = ids.concat(rest).slice(0, wall.layout);
+        while (wall.tiles.length < wall.layout) wall.tiles.push(null);
+        build();
+        save();
+        return data;
+      });
+  };
+
+  // The crime-center panel: an alert arriving over the socket opens it and brings its cameras up.
+  var panel = document.getElementById("alert-panel");
+  if (!panel || !window.lanternAlerts) return;
+  function nth(template, id) { return template.replace("/0/", "/" + id + "/"); }
+  panel.querySelector(".close").onclick = function () { panel.hidden = true; };
+  window.lanternAlerts.listen(function (alert, created) {
+    if (!created) return;
+    panel.hidden = false;
+    panel.dataset.alert = alert.id;
+    panel.querySelector(".alert-panel-title").textContent = alert.title;
+    panel.querySelector(".alert-panel-facts").textContent = alert.kind_label + " · " + alert.severity + " · " +
+      new Date(alert.occurred_at).toLocaleTimeString() + (alert.camera ? " · " + alert.camera.name : "");
+    panel.querySelector(".alert-panel-link").href = nth(panel.dataset.alertUrl, alert.id);
+    var list = panel.querySelector(".alert-panel-cameras");
+    var status = panel.querySelector(".alert-panel-status");
+    list.innerHTML = "";
+    status.textContent = "Finding cameras nearby…";
+    wall.fillFromPlace(nth(panel.dataset.alertNearbyUrl, alert.id))
+      .then(function (data) {
+        if (panel.dataset.alert !== String(alert.id)) return;
+        status.textContent = data.cameras.length ? data.cameras.length + " camera(s) within " + Math.round(data.radius_m) + " m" : "No shared camera nearby.";
+        data.cameras.forEach(function (c) {
+          var li = document.createElement("li");
+          li.textContent = c.name + " · " + c.business + " · " + Math.round(c.distance_m) + " m" + (c.live_now ? "" : " (not live now)");
+          list.appendChild(li);
+        });
+      })
+      .catch(function (err) { status.textContent = "Could not find nearby cameras (" + err.message + ")."; });
+  });
 })();
