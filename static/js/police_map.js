@@ -6,6 +6,7 @@
   if (!el || !window.L) return;
   var center = (el.dataset.center || "42.3314,-83.0458").split(",").map(Number);
   var map = L.map(el, { preferCanvas: true }).setView(center, 12);
+  el.lanternMap = map; // the alert heat map layer (heatmap.js) draws on the same map
   if (el.dataset.tileUrl) {
     // Without a reachable tile server the map is a plain background; markers and clusters still work.
     L.tileLayer(el.dataset.tileUrl, { maxZoom: 19, attribution: el.dataset.tileAttribution || "" }).addTo(map);
@@ -67,5 +68,5 @@
       apply();
     })
     .catch(function (err) { count.textContent = "Could not load cameras (" + err.message + ")."; });
-  document.querySelectorAll('.map-panel input[type="checkbox"]').forEach(function (i) { i.addEventListener("change", apply); });
+  document.querySelectorAll('.map-panel input[name="health"], .map-panel input[name="mode"]').forEach(function (i) { i.addEventListener("change", apply); });
 })();
