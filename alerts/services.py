@@ -106,6 +106,11 @@ def alert_raise(
     return alert, True
 
 
+def alert_next_states(alert: Alert) -> list[str]:
+    """The states an alert can move to from where it is, in the order the buttons show them."""
+    return [state for state in Alert.State.values if state in _TRANSITIONS[Alert.State(alert.state)]]
+
+
 @transaction.atomic
 def alert_transition(*, alert: Alert, by: User, state: str, note: str = "") -> Alert:
     """Acknowledge, dispatch, close or reopen an alert, with an optional note; the note stays with the alert."""
@@ -129,7 +134,9 @@ def alert_note_add(*, alert: Alert, by: User, text: str) -> AlertNote:
         raise PermissionDenied("Only police monitors write notes on alerts.")
     if not text.strip():
         raise ValidationError({"text": "Write the note first."})
-    return AlertNote.objects.create(alert=alert, author=by, text=text.strip())
+    note = AlertNote.objects.create(alert=alert, author=by, text=text.strip())
+    transaction.on_commit(lambda: alert_changed(alert.pk, created=False))
+    return note
 
 
 def camera_health_changed(*, camera: Camera, was: str, now: str, message: str = "") -> Alert | None:
@@ -162,7 +169,10 @@ def _points(value: Any, *, minimum: int, field: str) -> list[list[float]]:
     for point in value:
         if not (isinstance(point, list | tuple) and len(point) == 2):
             raise ValidationError({field: "Each point is [x, y]."})
-        x, y = (float(point[0]), float(point[1]))
+        try:
+            x, y = (float(point[0]), float(point[1]))
+        except (TypeError, ValueError) as exc:
+            raise ValidationError({field: "Points are numbers."}) from exc
         if not (_POINT_RANGE[0] <= x <= _POINT_RANGE[1] and _POINT_RANGE[0] <= y <= _POINT_RANGE[1]):
             raise ValidationError({field: "Points must lie on the picture (0 to 1 across and down)."})
         points.append([round(x, 5), round(y, 5)])
@@ -194,11 +204,12 @@ def rule_save(*, camera: Camera, by: User, data: dict[str, Any], rule: Rule | No
     if direction not in Rule.Direction.values:
         raise ValidationError({"direction": "Choose a direction."})
     rule.direction = direction
-    try:
-        rule.min_dwell_s = max(0.0, float(data.get("min_dwell_s", 0) or 0))
-        rule.cooldown_s = max(0, int(data.get("cooldown_s", 60) or 0))
-    except (TypeError, ValueError) as exc:
-        raise ValidationError({"min_dwell_s": "Use seconds."}) from exc
+    for name, default in (("min_dwell_s", 0), ("cooldown_s", 60)):
+        try:
+            seconds = max(0.0, float(data.get(name, default) or 0))
+        except (TypeError, ValueError) as exc:
+            raise ValidationError({name: "Use seconds."}) from exc
+        setattr(rule, name, seconds if name == "min_dwell_s" else int(seconds))
     rule.schedule = schedule_clean(data.get("schedule") or {})
     severity = data.get("severity", Severity.MEDIUM)
     if severity not in Severity.values:
@@ -334,3 +345,8 @@ def sensor_event_record(*, source: SensorSource, body: bytes) -> tuple[Alert, bo
         longitude=longitude,
         details={"event_id": event_id, "message": message},
     )
+
+
+def detections_search_record(*, by: User, criteria: dict[str, Any]) -> None:
+    """Forensic searches look through footage of many cameras; each one is in the audit trail."""
+    audit_record(actor=by, action="detections.search", details={k: str(v) for k, v in criteria.items() if v})

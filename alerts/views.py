@@ -92,7 +92,7 @@ def _alert_page(
 ) -> HttpResponse:
     may_handle = request.user.is_police
     # The buttons offer what the service allows next (it stays the judge: a stale page gets its 400).
-    allowed = services._TRANSITIONS[Alert.State(alert.state)]
+    allowed = services.alert_next_states(alert)
     actions = [(state, label) for state, label in _ACTIONS if state in allowed]
     if alert.state == Alert.State.CLOSED:
         actions = [(Alert.State.ACKNOWLEDGED, "Reopen")]
@@ -354,6 +354,7 @@ def detection_search(request: AuthedRequest) -> HttpResponse:
             since=data["since"],
             until=data["until"],
         )
+        services.detections_search_record(by=request.user, criteria=data)
         page = Paginator(results, 48).get_page(request.GET.get("page"))
     context = {
         "form": form,
