@@ -34,8 +34,21 @@ def clock_text(*, at: float) -> str:
 class StreetScene:
     """One camera's view: a cached background plus movers drawn per frame, deterministic per camera index."""
 
-    def __init__(self, *, index: int, name: str, width: int, height: int) -> None:
+    def __init__(
+        self,
+        *,
+        index: int,
+        name: str,
+        width: int,
+        height: int,
+        walker: np.ndarray | None = None,
+        walker_period_s: float = 12.0,
+    ) -> None:
         self.index = index
+        # A real picture of a person (BGR) that crosses the view from left to right every walker_period_s, on
+        # the near pavement: drawn shapes are motion but no detector takes them for people.
+        self._walker = _walker_scaled(walker, height=height) if walker is not None else None
+        self._walker_period_s = walker_period_s
         self.name = name
         self.width = width
         self.height = height
@@ -65,6 +78,8 @@ class StreetScene:
                 _draw_car(frame=frame, left=left, mover=mover)
             else:
                 _draw_person(frame=frame, left=left, mover=mover)
+        if self._walker is not None:
+            self._walker_draw(frame=frame, at=at)
         box_w, box_h = self._clock_box
         frame[0:box_h, 0:box_w] = 0
         cv2.putText(
@@ -90,6 +105,35 @@ class StreetScene:
             cv2.LINE_AA,
         )
         return frame
+
+    def _walker_draw(self, *, frame: np.ndarray, at: float) -> None:
+        assert self._walker is not None
+        sprite = self._walker
+        left = walker_position(at=at, width=self.width, walker_width=sprite.shape[1], period_s=self._walker_period_s)
+        top = self.height - sprite.shape[0] - max(2, self.height // 40)
+        _paste(frame=frame, sprite=sprite, left=left, top=top)
+
+
+def walker_position(*, at: float, width: int, walker_width: int, period_s: float) -> int:
+    """The walker's left edge at `at`: it enters at the left edge at each multiple of period_s and leaves at the
+    right edge by the end of the period."""
+    progress = (at % period_s) / period_s
+    return int(-walker_width + progress * (width + walker_width))
+
+
+def _walker_scaled(walker: np.ndarray, *, height: int) -> np.ndarray:
+    # About half the frame's height: a person a few metres from the camera.
+    target_h = max(16, int(height * 0.5))
+    scale = target_h / walker.shape[0]
+    return cv2.resize(walker, (max(8, int(walker.shape[1] * scale)), target_h), interpolation=cv2.INTER_AREA)
+
+
+def _paste(*, frame: np.ndarray, sprite: np.ndarray, left: int, top: int) -> None:
+    h, w = sprite.shape[:2]
+    x0, x1 = max(0, left), min(frame.shape[1], left + w)
+    y0, y1 = max(0, top), min(frame.shape[0], top + h)
+    if x0 < x1 and y0 < y1:
+        frame[y0:y1, x0:x1] = sprite[y0 - top : y1 - top, x0 - left : x1 - left]
 
 
 def _draw_background(*, rng: random.Random, width: int, height: int) -> np.ndarray:

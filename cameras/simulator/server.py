@@ -18,6 +18,8 @@ from types import TracebackType
 from typing import cast
 from urllib.parse import quote, urlsplit
 
+import numpy as np
+
 from cameras.simulator.auth import CameraCredentials
 from cameras.simulator.encoder import (
     ENCODERS,
@@ -175,11 +177,15 @@ class _Session:
 class _CameraStream:
     """One `/camN` path: its scene, its encoder while anyone watches, and the current GOP for late joiners."""
 
-    def __init__(self, *, index: int, settings: EncoderSettings, idle_stop_s: float) -> None:
+    def __init__(
+        self, *, index: int, settings: EncoderSettings, idle_stop_s: float, walker: np.ndarray | None = None
+    ) -> None:
         self.index = index
         self.name = f"cam{index}"
         self.settings = settings
-        self.scene = StreetScene(index=index, name=self.name, width=settings.width, height=settings.height)
+        self.scene = StreetScene(
+            index=index, name=self.name, width=settings.width, height=settings.height, walker=walker
+        )
         self.idle_stop_s = idle_stop_s
         self.rtp_offset = random.getrandbits(32)
         self.viewers: set[_Session] = set()
@@ -315,9 +321,12 @@ class _RtspServer:
         credentials: CameraCredentials | None,
         idle_stop_s: float,
         session_timeout_s: int,
+        walkers: Mapping[int, np.ndarray] | None = None,
     ) -> None:
+        walkers = walkers or {}
         self.streams = {
-            f"cam{n}": _CameraStream(index=n, settings=s, idle_stop_s=idle_stop_s) for n, s in enumerate(settings, 1)
+            f"cam{n}": _CameraStream(index=n, settings=s, idle_stop_s=idle_stop_s, walker=walkers.get(n))
+            for n, s in enumerate(settings, 1)
         }
         self.credentials = credentials
         self.session_timeout_s = session_timeout_s
@@ -597,7 +606,9 @@ class CameraSimulator:
         codecs: Mapping[int, str] | None = None,
         idle_stop_s: float = 3.0,
         session_timeout_s: int = 60,
+        walkers: Mapping[int, np.ndarray] | None = None,
     ) -> None:
+        """`walkers`: for some cameras (by number), a BGR picture of a person who crosses their view every 12 s."""
         if cameras < 1:
             raise ValueError("cameras must be at least 1")
         if width < 16 or height < 16 or width % 2 or height % 2:
@@ -630,6 +641,7 @@ class CameraSimulator:
         self.password = password
         self.idle_stop_s = idle_stop_s
         self.session_timeout_s = session_timeout_s
+        self.walkers = dict(walkers or {})
         self._port = port
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -718,6 +730,7 @@ class CameraSimulator:
             credentials=credentials,
             idle_stop_s=self.idle_stop_s,
             session_timeout_s=self.session_timeout_s,
+            walkers=self.walkers,
         )
         await server.open(host=self.host, port=self._port)
         self._port = server.port
