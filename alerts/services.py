@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,15 +19,17 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from alerts.events import alert_changed
-from alerts.models import Alert, AlertNote, CameraAnalytics, Rule, SensorSource, Severity
+from alerts.models import Alert, AlertNote, CameraAnalytics, Detection, Rule, SensorSource, Severity
 from alerts.selectors import rules_editable_by
 from cameras.credentials import secret_decrypt, secret_encrypt
 from cameras.models import Camera, Segment
 from cameras.services import camera_alarm_open
+from cameras.storage import object_open
 from community.models import Business, SharingAgreement, User
 from community.selectors import business_editable_by
 from community.services import audit_record, schedule_clean
@@ -350,3 +355,183 @@ def sensor_event_record(*, source: SensorSource, body: bytes) -> tuple[Alert, bo
 def detections_search_record(*, by: User, criteria: dict[str, Any]) -> None:
     """Forensic searches look through footage of many cameras; each one is in the audit trail."""
     audit_record(actor=by, action="detections.search", details={k: str(v) for k, v in criteria.items() if v})
+
+
+# ---------------------------------------------------------------- segment analysis
+
+_HIT_KINDS = {"zone_entry": Alert.Kind.ZONE, "loitering": Alert.Kind.LOITERING, "line_crossing": Alert.Kind.LINE}
+_HIT_WORDS = {"zone_entry": "in", "loitering": "loitering in", "line_crossing": "crossed"}
+_TAMPER_WORDS = {"covered": "lens covered or blank", "scene_changed": "view changed suddenly"}
+# A track not seen for this long is forgotten by the rules (longer than the tracker's own memory).
+_TRACK_FORGET_S = 60.0
+_detectors: dict[str, Any] = {}
+
+
+def _detector() -> Any:
+    """One detector per worker process and backend: building one (a YOLO model above all) is the slow part."""
+    from alerts.analysis.detectors import detector_for
+
+    backend = settings.ANALYTICS_BACKEND
+    if backend not in _detectors:
+        _detectors[backend] = detector_for(backend)
+    return _detectors[backend]
+
+
+def _rule_specs(*, camera: Camera) -> tuple[dict[int, Rule], list[Any]]:
+    from alerts.rules import RuleSpec
+
+    rules = {rule.pk: rule for rule in Rule.objects.filter(camera=camera, enabled=True)}
+    specs = []
+    for rule in rules.values():
+        try:
+            specs.append(
+                RuleSpec(
+                    id=rule.pk,
+                    kind=rule.kind,  # type: ignore[arg-type]
+                    classes=frozenset(rule.classes),
+                    zone=tuple(tuple(p) for p in rule.zone),  # type: ignore[misc]
+                    line=tuple(tuple(p) for p in rule.line) if rule.line else None,  # type: ignore[arg-type]
+                    direction=rule.direction,  # type: ignore[arg-type]
+                    min_dwell_s=rule.min_dwell_s,
+                    schedule=rule.schedule,
+                    tz_name=camera.site.timezone,
+                    cooldown_s=float(rule.cooldown_s),
+                    severity=rule.severity,
+                )
+            )
+        except ValueError:
+            # rule_save validates; a rule that still does not make sense is skipped, not the whole camera.
+            logger.exception("camera %s: rule %s is not usable", camera.pk, rule.pk)
+    return rules, specs
+
+
+def segment_analyse(*, segment_id: int) -> int:
+    """Analyse one recorded segment: store what was detected (for search), apply the camera's rules, and raise
+    an alert per track per rule and per tamper sign. Returns how many alerts it raised.
+
+    Alerts are raised as they are found (a monitor should not wait for the bookkeeping); the state the next
+    segment starts from is saved last. A worker that dies in between leaves the old state, so the segment is
+    analysed again from it, finds the same tracks (ids come from the saved state) and therefore the same alerts,
+    which alert_raise's unique key turns into the ones already raised.
+    """
+    from alerts.analysis.pipeline import CameraAnalysisState
+    from alerts.analysis.pipeline import segment_analyse as media_analyse
+    from alerts.rules import RuleEngine, TrackPoint
+
+    segment = (
+        Segment.objects.select_related("camera", "camera__site", "camera__agreement", "camera__business")
+        .filter(pk=segment_id)
+        .first()
+    )
+    if segment is None:
+        return 0
+    camera = segment.camera
+    analytics, _ = CameraAnalytics.objects.get_or_create(camera=camera)
+    if not analytics.enabled:
+        return 0
+    if analytics.last_segment_end is not None and segment.ended_at <= analytics.last_segment_end:
+        # Already analysed (its message came twice), or older than what the saved state has moved past.
+        return 0
+    fps = settings.ANALYTICS_FPS
+    saved = analytics.state or {}
+    state = CameraAnalysisState.from_json(saved.get("media"), fps=fps)
+    with tempfile.NamedTemporaryFile(prefix="lantern-analyse-", suffix=".mp4") as local:
+        # A local copy: S3 streams cannot seek, and the segment is only ~10 s.
+        with contextlib.closing(object_open(name=segment.key)) as stream:
+            shutil.copyfileobj(stream, local, 1024 * 1024)
+        local.flush()
+        result = media_analyse(
+            source=local.name,
+            fps=fps,
+            ignore_masks=analytics.ignore_masks,
+            detector=_detector(),
+            state=state,
+            thumbnails=settings.ANALYTICS_THUMBNAILS,
+        )
+
+    thumbnails = {(t.offset, t.detection.track_id): t.jpeg for t in result.thumbnails}
+    by_track: dict[str, bytes] = {t.detection.track_id or "": t.jpeg for t in result.thumbnails}
+    with transaction.atomic():
+        # A re-run replaces what an earlier, interrupted run stored.
+        Detection.objects.filter(segment=segment).delete()
+        rows = []
+        for offset, found in result.detections:
+            x, y, w, h = found.box
+            rows.append(
+                Detection(
+                    camera=camera,
+                    segment=segment,
+                    at=segment.started_at + timedelta(seconds=offset),
+                    object_class=found.object_class,
+                    confidence=round(found.confidence, 4),
+                    x=x,
+                    y=y,
+                    w=w,
+                    h=h,
+                    track_id=found.track_id or "",
+                )
+            )
+        Detection.objects.bulk_create(rows)
+        for row, (offset, found) in zip(rows, result.detections, strict=True):
+            jpeg = thumbnails.get((offset, found.track_id))
+            if jpeg:
+                row.thumbnail.save(f"detection-{row.pk}.jpg", ContentFile(jpeg), save=True)
+
+    rules, specs = _rule_specs(camera=camera)
+    engine = RuleEngine(rules=specs, state=saved.get("rules"))
+    observations = [
+        TrackPoint(
+            track_id=found.track_id,
+            object_class=found.object_class,
+            at=segment.started_at + timedelta(seconds=offset),
+            box=(found.box[0], found.box[1], found.box[0] + found.box[2], found.box[1] + found.box[3]),
+        )
+        for offset, found in result.detections
+        if found.track_id
+    ]
+    hits = engine.observe(observations=observations)
+    engine.forget_stale(now=segment.ended_at, after_s=_TRACK_FORGET_S)
+    around = [segment, *Segment.objects.filter(camera=camera, ended_at=segment.started_at)[:1]]
+    raised = 0
+    for hit in hits:
+        rule = rules.get(hit.rule_id)
+        _, created = alert_raise(
+            dedup_key=f"camera:{camera.pk}:{hit.dedup_key}",
+            kind=_HIT_KINDS[hit.kind],
+            title=f"{hit.object_class.capitalize()} {_HIT_WORDS[hit.kind]} “{rule.name if rule else hit.rule_id}”"
+            f" on {camera.name}",
+            occurred_at=hit.at,
+            camera=camera,
+            rule=rule,
+            severity=hit.severity,
+            object_class=hit.object_class,
+            track_id=hit.track_id,
+            snapshot_jpeg=by_track.get(hit.track_id),
+            segments=around,
+            details={"box": list(hit.box), "direction": hit.direction, "segment": segment.pk},
+        )
+        raised += created
+    for change in result.tamper_changes:
+        if not change.started:
+            continue
+        _, created = alert_raise(
+            dedup_key=f"camera:{camera.pk}:tamper:{change.kind}:{segment.pk}:{change.offset:.2f}",
+            kind=Alert.Kind.TAMPER,
+            title=f"{camera.name}: {_TAMPER_WORDS.get(change.kind, change.kind)}",
+            occurred_at=segment.started_at + timedelta(seconds=change.offset),
+            camera=camera,
+            severity=Severity.HIGH,
+            segments=around,
+            details={"sign": change.kind},
+        )
+        raised += created
+
+    # Saved only if no later segment's analysis got there first (two workers, one camera).
+    CameraAnalytics.objects.filter(pk=analytics.pk).filter(
+        Q(last_segment_end__isnull=True) | Q(last_segment_end__lt=segment.ended_at)
+    ).update(
+        state={"media": state.to_json(), "rules": engine.state_dump()},
+        last_segment_end=segment.ended_at,
+        updated_at=timezone.now(),
+    )
+    return raised

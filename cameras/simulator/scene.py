@@ -41,13 +41,13 @@ class StreetScene:
         name: str,
         width: int,
         height: int,
-        walker: np.ndarray | None = None,
+        walker: bool = False,
         walker_period_s: float = 12.0,
     ) -> None:
         self.index = index
-        # A real picture of a person (BGR) that crosses the view from left to right every walker_period_s, on
-        # the near pavement: drawn shapes are motion but no detector takes them for people.
-        self._walker = _walker_scaled(walker, height=height) if walker is not None else None
+        # A pedestrian who crosses the view from left to right every walker_period_s on the near pavement, drawn
+        # with a person's proportions so that a people detector finds them (the street's movers are only motion).
+        self._walker = pedestrian_sprite(height=max(32, int(height * 0.5))) if walker else None
         self._walker_period_s = walker_period_s
         self.name = name
         self.width = width
@@ -108,10 +108,10 @@ class StreetScene:
 
     def _walker_draw(self, *, frame: np.ndarray, at: float) -> None:
         assert self._walker is not None
-        sprite = self._walker
+        sprite, mask = self._walker
         left = walker_position(at=at, width=self.width, walker_width=sprite.shape[1], period_s=self._walker_period_s)
         top = self.height - sprite.shape[0] - max(2, self.height // 40)
-        _paste(frame=frame, sprite=sprite, left=left, top=top)
+        _paste(frame=frame, sprite=sprite, mask=mask, left=left, top=top)
 
 
 def walker_position(*, at: float, width: int, walker_width: int, period_s: float) -> int:
@@ -121,19 +121,38 @@ def walker_position(*, at: float, width: int, walker_width: int, period_s: float
     return int(-walker_width + progress * (width + walker_width))
 
 
-def _walker_scaled(walker: np.ndarray, *, height: int) -> np.ndarray:
-    # About half the frame's height: a person a few metres from the camera.
-    target_h = max(16, int(height * 0.5))
-    scale = target_h / walker.shape[0]
-    return cv2.resize(walker, (max(8, int(walker.shape[1] * scale)), target_h), interpolation=cv2.INTER_AREA)
+def pedestrian_sprite(*, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """A standing person in dark clothes, `height` pixels tall: (BGR picture, mask of the person). Head, torso,
+    arms and legs in a person's proportions, which OpenCV's HOG people detector finds."""
+    width = height // 2
+    mask = np.zeros((height, width), dtype=np.uint8)
+    cx = width // 2
+
+    def at(share: float) -> int:
+        return int(height * share)
+
+    cv2.ellipse(mask, (cx, at(0.08)), (at(0.055), at(0.07)), 0, 0, 360, 255, -1)
+    torso = np.array(
+        [[cx - at(0.11), at(0.17)], [cx + at(0.11), at(0.17)], [cx + at(0.09), at(0.52)], [cx - at(0.09), at(0.52)]]
+    )
+    cv2.fillPoly(mask, [torso], 255)
+    for side in (-1, 1):
+        cv2.line(mask, (cx + side * at(0.11), at(0.19)), (cx + side * at(0.15), at(0.48)), 255, max(1, at(0.05)))
+        cv2.line(mask, (cx + side * at(0.05), at(0.5)), (cx + side * at(0.08), at(0.97)), 255, max(1, at(0.07)))
+    sprite = np.zeros((height, width, 3), dtype=np.uint8)
+    sprite[:] = (60, 50, 45)
+    sprite[: at(0.16)] = (90, 110, 150)  # face and hair: a lighter head
+    return sprite, mask > 0
 
 
-def _paste(*, frame: np.ndarray, sprite: np.ndarray, left: int, top: int) -> None:
-    h, w = sprite.shape[:2]
+def _paste(*, frame: np.ndarray, sprite: np.ndarray, mask: np.ndarray, left: int, top: int) -> None:
+    h, w = mask.shape
     x0, x1 = max(0, left), min(frame.shape[1], left + w)
     y0, y1 = max(0, top), min(frame.shape[0], top + h)
     if x0 < x1 and y0 < y1:
-        frame[y0:y1, x0:x1] = sprite[y0 - top : y1 - top, x0 - left : x1 - left]
+        region = frame[y0:y1, x0:x1]
+        cut = mask[y0 - top : y1 - top, x0 - left : x1 - left]
+        region[cut] = sprite[y0 - top : y1 - top, x0 - left : x1 - left][cut]
 
 
 def _draw_background(*, rng: random.Random, width: int, height: int) -> np.ndarray:

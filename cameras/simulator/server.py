@@ -12,13 +12,11 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import cast
 from urllib.parse import quote, urlsplit
-
-import numpy as np
 
 from cameras.simulator.auth import CameraCredentials
 from cameras.simulator.encoder import (
@@ -177,9 +175,7 @@ class _Session:
 class _CameraStream:
     """One `/camN` path: its scene, its encoder while anyone watches, and the current GOP for late joiners."""
 
-    def __init__(
-        self, *, index: int, settings: EncoderSettings, idle_stop_s: float, walker: np.ndarray | None = None
-    ) -> None:
+    def __init__(self, *, index: int, settings: EncoderSettings, idle_stop_s: float, walker: bool = False) -> None:
         self.index = index
         self.name = f"cam{index}"
         self.settings = settings
@@ -321,11 +317,10 @@ class _RtspServer:
         credentials: CameraCredentials | None,
         idle_stop_s: float,
         session_timeout_s: int,
-        walkers: Mapping[int, np.ndarray] | None = None,
+        walkers: Collection[int] = (),
     ) -> None:
-        walkers = walkers or {}
         self.streams = {
-            f"cam{n}": _CameraStream(index=n, settings=s, idle_stop_s=idle_stop_s, walker=walkers.get(n))
+            f"cam{n}": _CameraStream(index=n, settings=s, idle_stop_s=idle_stop_s, walker=n in walkers)
             for n, s in enumerate(settings, 1)
         }
         self.credentials = credentials
@@ -606,9 +601,9 @@ class CameraSimulator:
         codecs: Mapping[int, str] | None = None,
         idle_stop_s: float = 3.0,
         session_timeout_s: int = 60,
-        walkers: Mapping[int, np.ndarray] | None = None,
+        walkers: Collection[int] = (),
     ) -> None:
-        """`walkers`: for some cameras (by number), a BGR picture of a person who crosses their view every 12 s."""
+        """`walkers`: the cameras (by number) across whose view a pedestrian walks every 12 s."""
         if cameras < 1:
             raise ValueError("cameras must be at least 1")
         if width < 16 or height < 16 or width % 2 or height % 2:
@@ -641,7 +636,7 @@ class CameraSimulator:
         self.password = password
         self.idle_stop_s = idle_stop_s
         self.session_timeout_s = session_timeout_s
-        self.walkers = dict(walkers or {})
+        self.walkers = frozenset(walkers)
         self._port = port
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
