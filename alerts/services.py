@@ -434,6 +434,11 @@ def segment_analyse(*, segment_id: int) -> int:
         return 0
     fps = settings.ANALYTICS_FPS
     saved = analytics.state or {}
+    if not saved.get("media"):
+        # A camera's first state is saved before anything else: its track ids carry a random token, and a
+        # re-run after a crash must start from the same one, or it would raise its alerts again under new ids.
+        saved = {**saved, "media": CameraAnalysisState.new(fps=fps).to_json()}
+        CameraAnalytics.objects.filter(pk=analytics.pk).update(state=saved)
     state = CameraAnalysisState.from_json(saved.get("media"), fps=fps)
     with tempfile.NamedTemporaryFile(prefix="lantern-analyse-", suffix=".mp4") as local:
         # A local copy: S3 streams cannot seek, and the segment is only ~10 s.
@@ -526,12 +531,14 @@ def segment_analyse(*, segment_id: int) -> int:
         )
         raised += created
 
+    _analysis_state_save(
+        analytics=analytics, segment=segment, state={"media": state.to_json(), "rules": engine.state_dump()}
+    )
+    return raised
+
+
+def _analysis_state_save(*, analytics: CameraAnalytics, segment: Segment, state: dict[str, Any]) -> None:
     # Saved only if no later segment's analysis got there first (two workers, one camera).
     CameraAnalytics.objects.filter(pk=analytics.pk).filter(
         Q(last_segment_end__isnull=True) | Q(last_segment_end__lt=segment.ended_at)
-    ).update(
-        state={"media": state.to_json(), "rules": engine.state_dump()},
-        last_segment_end=segment.ended_at,
-        updated_at=timezone.now(),
-    )
-    return raised
+    ).update(state=state, last_segment_end=segment.ended_at, updated_at=timezone.now())
