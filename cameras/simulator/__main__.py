@@ -50,6 +50,14 @@ def arguments_parse(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="N",
         help="serve camera N as H.265 instead of H.264 (repeatable)",
     )
+    parser.add_argument(
+        "--walker",
+        type=int,
+        action="append",
+        default=[],
+        metavar="N",
+        help="a pedestrian crosses camera N's view every 12 s, for the analytics to find (repeatable)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log connections and encoder starts/stops")
     return parser.parse_args(argv)
 
@@ -74,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             username=args.username,
             password=args.password,
             codecs={n: "hevc" for n in args.hevc},
+            walkers=set(args.walker),
         )
         simulator.start()
     except (ValueError, OSError) as exc:

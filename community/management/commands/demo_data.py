@@ -11,6 +11,7 @@ from django.db import transaction
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from alerts.services import rule_save
 from cameras.models import Camera
 from cameras.services import camera_create, camera_probe
 from community import services
@@ -117,6 +118,20 @@ class Command(BaseCommand):
         )
         services.business_submit(business=market, by=alice)
         services.business_verify(business=market, by=sam, reason="Demo: owner met in person, deed checked.")
+        # The simulator's cam1 and cam2 show a pedestrian every 12 s (`./dev run` starts it with --walker):
+        # a zone on the near pavement's right half raises an alert each time, once the segment is analysed.
+        for camera in market.cameras.all():  # type: ignore[attr-defined]
+            rule_save(
+                camera=camera,
+                by=alice,
+                data={
+                    "name": "Sidewalk by the door",
+                    "kind": "zone",
+                    "zone": [[0.5, 0.5], [1.0, 0.5], [1.0, 1.0], [0.5, 1.0]],
+                    "classes": ["person"],
+                    "cooldown_s": 0,
+                },
+            )
 
         dana = User.objects.create_user(email="dana@demo.lantern", password=PASSWORD, full_name="Dana Pharmacist")
         pharmacy = services.business_create(
