@@ -414,7 +414,7 @@ def segment_analyse(*, segment_id: int) -> int:
     analysed again from it, finds the same tracks (ids come from the saved state) and therefore the same alerts,
     which alert_raise's unique key turns into the ones already raised.
     """
-    from alerts.analysis.pipeline import CameraAnalysisState
+    from alerts.analysis.pipeline import CameraAnalysisState, FrameAnalysis
     from alerts.analysis.pipeline import segment_analyse as media_analyse
     from alerts.rules import RuleEngine, TrackPoint
 
@@ -440,6 +440,47 @@ def segment_analyse(*, segment_id: int) -> int:
         saved = {**saved, "media": CameraAnalysisState.new(fps=fps).to_json()}
         CameraAnalytics.objects.filter(pk=analytics.pk).update(state=saved)
     state = CameraAnalysisState.from_json(saved.get("media"), fps=fps)
+    rules, specs = _rule_specs(camera=camera)
+    engine = RuleEngine(rules=specs, state=saved.get("rules"))
+    around = [segment, *Segment.objects.filter(camera=camera, ended_at=segment.started_at)[:1]]
+    raised: list[tuple[Alert, str]] = []
+    created_count = [0]
+
+    def frame_done(frame: FrameAnalysis) -> None:
+        # Rules run frame by frame, so an alert goes out as soon as its frame is analysed, not at the
+        # segment's end: what a monitor waits for is the segment's recording, not its analysis as well.
+        at = segment.started_at + timedelta(seconds=frame.offset)
+        observations = [
+            TrackPoint(
+                track_id=found.track_id,
+                object_class=found.object_class,
+                at=at,
+                box=(found.box[0], found.box[1], found.box[0] + found.box[2], found.box[1] + found.box[3]),
+            )
+            for found in frame.detections
+            if found.track_id
+        ]
+        for hit in engine.observe(observations=observations) if observations else []:
+            rule = rules.get(hit.rule_id)
+            alert, created = alert_raise(
+                dedup_key=f"camera:{camera.pk}:{hit.dedup_key}",
+                kind=_HIT_KINDS[hit.kind],
+                title=f"{hit.object_class.capitalize()} {_HIT_WORDS[hit.kind]} “{rule.name if rule else hit.rule_id}”"
+                f" on {camera.name}",
+                occurred_at=hit.at,
+                camera=camera,
+                rule=rule,
+                severity=hit.severity,
+                object_class=hit.object_class,
+                track_id=hit.track_id,
+                segments=around,
+                details={"box": list(hit.box), "direction": hit.direction, "segment": segment.pk},
+            )
+            if created:
+                created_count[0] += 1
+            if created or not alert.snapshot:  # a re-run after a crash also gives the alert its picture
+                raised.append((alert, hit.track_id))
+
     with tempfile.NamedTemporaryFile(prefix="lantern-analyse-", suffix=".mp4") as local:
         # A local copy: S3 streams cannot seek, and the segment is only ~10 s.
         with contextlib.closing(object_open(name=segment.key)) as stream:
@@ -452,10 +493,16 @@ def segment_analyse(*, segment_id: int) -> int:
             detector=_detector(),
             state=state,
             thumbnails=settings.ANALYTICS_THUMBNAILS,
+            on_frame=frame_done,
         )
+    engine.forget_stale(now=segment.ended_at, after_s=_TRACK_FORGET_S)
 
     thumbnails = {(t.offset, t.detection.track_id): t.jpeg for t in result.thumbnails}
     by_track: dict[str, bytes] = {t.detection.track_id or "": t.jpeg for t in result.thumbnails}
+    for alert, track_id in raised:
+        # The best picture of the track is known once the segment is through; it follows the alert.
+        if by_track.get(track_id) and not alert.snapshot:
+            alert.snapshot.save(f"alert-{alert.pk}.jpg", ContentFile(by_track[track_id]), save=True)
     with transaction.atomic():
         # A re-run replaces what an earlier, interrupted run stored.
         Detection.objects.filter(segment=segment).delete()
@@ -482,40 +529,7 @@ def segment_analyse(*, segment_id: int) -> int:
             if jpeg:
                 row.thumbnail.save(f"detection-{row.pk}.jpg", ContentFile(jpeg), save=True)
 
-    rules, specs = _rule_specs(camera=camera)
-    engine = RuleEngine(rules=specs, state=saved.get("rules"))
-    observations = [
-        TrackPoint(
-            track_id=found.track_id,
-            object_class=found.object_class,
-            at=segment.started_at + timedelta(seconds=offset),
-            box=(found.box[0], found.box[1], found.box[0] + found.box[2], found.box[1] + found.box[3]),
-        )
-        for offset, found in result.detections
-        if found.track_id
-    ]
-    hits = engine.observe(observations=observations)
-    engine.forget_stale(now=segment.ended_at, after_s=_TRACK_FORGET_S)
-    around = [segment, *Segment.objects.filter(camera=camera, ended_at=segment.started_at)[:1]]
-    raised = 0
-    for hit in hits:
-        rule = rules.get(hit.rule_id)
-        _, created = alert_raise(
-            dedup_key=f"camera:{camera.pk}:{hit.dedup_key}",
-            kind=_HIT_KINDS[hit.kind],
-            title=f"{hit.object_class.capitalize()} {_HIT_WORDS[hit.kind]} “{rule.name if rule else hit.rule_id}”"
-            f" on {camera.name}",
-            occurred_at=hit.at,
-            camera=camera,
-            rule=rule,
-            severity=hit.severity,
-            object_class=hit.object_class,
-            track_id=hit.track_id,
-            snapshot_jpeg=by_track.get(hit.track_id),
-            segments=around,
-            details={"box": list(hit.box), "direction": hit.direction, "segment": segment.pk},
-        )
-        raised += created
+    count = created_count[0]
     for change in result.tamper_changes:
         if not change.started:
             continue
@@ -529,12 +543,12 @@ def segment_analyse(*, segment_id: int) -> int:
             segments=around,
             details={"sign": change.kind},
         )
-        raised += created
+        count += created
 
     _analysis_state_save(
         analytics=analytics, segment=segment, state={"media": state.to_json(), "rules": engine.state_dump()}
     )
-    return raised
+    return count
 
 
 def _analysis_state_save(*, analytics: CameraAnalytics, segment: Segment, state: dict[str, Any]) -> None:

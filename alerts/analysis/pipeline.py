@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,11 +113,13 @@ def segment_analyse(
     min_motion_fraction: float | None = None,
     gate: bool = True,
     thumbnails: bool = False,
+    on_frame: Callable[[FrameAnalysis], None] | None = None,
 ) -> SegmentAnalysis:
     """Analyse the segment at `source` (path or binary stream) with `state` from the camera's previous segment,
     which it updates. The detector sees only frames where at least `min_motion_fraction` of the watched picture
     (outside `ignore_masks`) differs from the background, unless `gate` is off (benchmarks); it never sees a covered
-    picture. Raises av.FFmpegError for a file that cannot be read as video."""
+    picture. `on_frame` is called with each frame's analysis as soon as it is done (rules can fire before the
+    segment's end is decoded). Raises av.FFmpegError for a file that cannot be read as video."""
     if min_motion_fraction is None:
         min_motion_fraction = float(analysis_setting("ANALYTICS_MOTION_MIN_FRACTION", 0.002))
     stats = DecodeStats()
@@ -164,16 +166,17 @@ def segment_analyse(
                 if key not in best or detection.confidence > best[key].detection.confidence:
                     jpeg = thumbnail_crop(image=image, box=detection.box)
                     best[key] = Thumbnail(offset=sample.offset, detection=detection, jpeg=jpeg)
-        frames.append(
-            FrameAnalysis(
-                offset=sample.offset,
-                motion_fraction=round(motion.fraction, 6) if motion is not None else 0.0,
-                motion_boxes=motion.boxes if motion is not None else (),
-                detector_ran=run,
-                detections=tuple(detections),
-                tamper=flags,
-            )
+        analysed = FrameAnalysis(
+            offset=sample.offset,
+            motion_fraction=round(motion.fraction, 6) if motion is not None else 0.0,
+            motion_boxes=motion.boxes if motion is not None else (),
+            detector_ran=run,
+            detections=tuple(detections),
+            tamper=flags,
         )
+        frames.append(analysed)
+        if on_frame is not None:
+            on_frame(analysed)
     return SegmentAnalysis(
         frames=tuple(frames),
         tamper_changes=tuple(changes),
