@@ -116,11 +116,14 @@ if CELERY_BROKER_URL == "filesystem://":
     _queue_dir = DATA_DIR / "celery" / "queue"
     # kombu's filesystem transport does not create its folders.
     _queue_dir.mkdir(parents=True, exist_ok=True)
+    (DATA_DIR / "celery" / "control").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(DATA_DIR / "celery" / "processed"),
         "store_processed": False,
+        # Broadcast (control) messages; kombu's default is ./control, in whatever folder the process runs.
+        "control_folder": str(DATA_DIR / "celery" / "control"),
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A message whose worker died unacknowledged is delivered again after this long (late acks).
