@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 
 from cameras.models import Camera
 from community.models import Agency, Business, SharingAgreement, Site, User
+from tests.celery_worker import worker  # noqa: F401  (a real Celery worker, for the tests that kill one)
 from tests.factories import (
     AgencyFactory,
     AgreementFactory,
