@@ -83,7 +83,9 @@ def test_a_car_does_not_take_over_a_persons_track():
     assert car[0].track_id == "cam-2"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ultralytics") is None, reason="the yolo extra is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("ultralytics") is None, reason="the yolo extra is not installed: pip install -e '.[yolo]'"
+)
 def test_ultralytics_bytetrack_follows_a_moving_car():
     from alerts.analysis.tracking import UltralyticsByteTrack
 
