@@ -19,5 +19,6 @@ urlpatterns = [
     path("cameras/<int:camera_id>/rules/<int:rule_id>/delete/", views.camera_rule_delete, name="camera_rule_delete"),
     path("cameras/<int:camera_id>/masks/", views.camera_masks, name="camera_masks"),
     path("search/", views.detection_search, name="detection_search"),
+    path("portal/sensors/", views.sensor_list, name="sensor_list"),
     path("detections/<int:detection_id>/thumbnail.jpg", views.detection_thumbnail, name="detection_thumbnail"),
 ]

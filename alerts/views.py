@@ -20,11 +20,12 @@ from django.views.decorators.http import require_POST, require_safe
 
 from alerts import selectors, services
 from alerts.forms import AlertFilterForm, AlertNoteForm, AlertTransitionForm, DetectionSearchForm
-from alerts.models import Alert, CameraAnalytics, Detection, Rule, Severity
+from alerts.models import Alert, CameraAnalytics, Detection, Rule, SensorSource, Severity
 from cameras.models import Camera
 from cameras.selectors import camera_live_allowed_now, cameras_visible_to
 from cameras.services import camera_view_record
 from community.permissions import AuthedRequest, police_required
+from community.selectors import businesses_visible_to
 
 # Which state each button leads to, in the order the page shows them.
 _ACTIONS = (
@@ -377,3 +378,48 @@ def detection_thumbnail(request: AuthedRequest, detection_id: int) -> HttpRespon
     response = FileResponse(detection.thumbnail.open("rb"), content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+# ---------------------------------------------------------------- sensors
+
+
+@login_required
+def sensor_list(request: AuthedRequest) -> HttpResponse:
+    """An owner's alarm panels and panic buttons (a supervisor's: the city's sensors too), and a form to add one.
+
+    The new sensor's secret is shown on the page that answers the POST, once; it is stored encrypted."""
+    user = request.user
+    if not (user.is_owner or user.is_supervisor):
+        raise PermissionDenied
+    businesses = list(businesses_visible_to(user)) if user.is_owner else []
+    cameras = list(cameras_visible_to(user).filter(business__in=businesses)) if businesses else []
+    created: tuple[SensorSource, str] | None = None
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        business = next((b for b in businesses if str(b.pk) == request.POST.get("business")), None)
+        if user.is_owner and business is None:
+            errors = {"business": ["Choose one of your businesses."]}
+        camera = next((c for c in cameras if str(c.pk) == request.POST.get("camera")), None)
+        if not errors:
+            try:
+                created = services.sensor_source_create(
+                    by=user,
+                    name=request.POST.get("name", ""),
+                    kind=request.POST.get("kind", ""),
+                    business=business,
+                    camera=camera,
+                )
+            except ValidationError as exc:
+                errors = exc.message_dict
+        status = 400 if errors else 201
+    context = {
+        "sensors": selectors.sensors_of(user=user).select_related("business", "camera"),
+        "businesses": businesses,
+        "cameras": cameras,
+        "kinds": SensorSource.Kind.choices,
+        "created": created,
+        "errors": errors,
+        "ingest_url": request.build_absolute_uri(reverse("sensor-event", args=[created[0].pk])) if created else "",
+    }
+    return render(request, "alerts/sensors.html", context, status=status)
