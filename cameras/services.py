@@ -367,7 +367,15 @@ def segments_expire(*, now: datetime | None = None, batch: int = 500) -> int:
     """
     deleted = 0
     by_camera: dict[int, int] = {}
+    from alerts.models import Detection  # alerts builds on cameras; imported here to keep it one way
+
     for segment in selectors.segments_expired(now=now or timezone.now())[:batch]:
+        # What analysis saw in the footage goes with it: its boxes and thumbnails are footage too.
+        for thumbnail in (
+            Detection.objects.filter(segment=segment).exclude(thumbnail="").values_list("thumbnail", flat=True)
+        ):
+            object_delete(name=thumbnail)
+        Detection.objects.filter(segment=segment).delete()
         object_delete(name=segment.key)
         segment.delete()
         deleted += 1

@@ -93,3 +93,30 @@ def test_a_camera_whose_terms_were_withdrawn_keeps_a_day(recording_camera: Camer
 
     assert segments_expire() == 1
     assert list(Segment.objects.values_list("pk", flat=True)) == [kept[0].pk]
+
+
+def test_what_analysis_saw_in_expired_footage_goes_with_it(recording_camera: Camera, tmp_path: Path) -> None:
+    from django.core.files.base import ContentFile
+
+    from alerts.models import Detection
+
+    old = segments_stored(camera=recording_camera, start=timezone.now() - timedelta(days=8), count=1, scratch=tmp_path)
+    detection = Detection.objects.create(
+        camera=recording_camera,
+        segment=old[0],
+        at=old[0].started_at,
+        object_class="person",
+        confidence=0.9,
+        x=0.1,
+        y=0.1,
+        w=0.2,
+        h=0.5,
+        track_id="t-1",
+    )
+    detection.thumbnail.save("detection-1.jpg", ContentFile(b"\xff\xd8 jpeg"), save=True)
+    name = detection.thumbnail.name
+
+    segments_expire()
+
+    assert not Detection.objects.exists()
+    assert not object_exists(name=name)
