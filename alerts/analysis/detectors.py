@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -13,7 +12,7 @@ import cv2
 import numpy as np
 
 from alerts.analysis.objects import Box, Detection
-from alerts.analysis.tracking import ByteTrack, Tracker, UltralyticsByteTrack
+from alerts.analysis.tracking import ByteTrack, Tracker, UltralyticsByteTrack, ultralytics_quiet
 
 logger = logging.getLogger(__name__)
 
@@ -105,13 +104,6 @@ def _around(*, regions: Sequence[Box], width: int, height: int, factor: float) -
     )
 
 
-def _ultralytics_quiet() -> None:
-    """Keep Ultralytics off the network: no connectivity probe, no telemetry, no pip installs at run time."""
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
-    os.environ.setdefault("YOLO_VERBOSE", "false")
-
-
 class YoloDetector:
     """Ultralytics YOLO on the whole picture, limited to people and road vehicles.
 
@@ -133,7 +125,7 @@ class YoloDetector:
         image_size: int = 640,
         device: str | None = None,
     ) -> None:
-        _ultralytics_quiet()
+        ultralytics_quiet()
         try:
             from ultralytics import YOLO
         except ImportError as error:

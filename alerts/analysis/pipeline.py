@@ -81,7 +81,7 @@ class TamperChange:
 
 @dataclass(frozen=True)
 class Thumbnail:
-    """The surest sighting of one track in the segment (or of one untracked detection), as a JPEG."""
+    """The surest sighting of one track in the segment, as a JPEG."""
 
     offset: float
     detection: Detection
@@ -161,9 +161,11 @@ def segment_analyse(
         tracked = tracker.update(detections=found, frame_size=sample.size, timestamp=sample.offset)
         detections = state.tracks.assign(tracked=tracked, dt=dt)
         if thumbnails and image is not None:
-            for index, detection in enumerate(detections):
-                key = detection.track_id or f"{sample.offset}:{index}"
-                if key not in best or detection.confidence > best[key].detection.confidence:
+            # Tracked objects only: a sighting no track took is a first glimpse or a false alarm, and untracked
+            # detections of a busy frame would each cost a JPEG.
+            for detection in detections:
+                key = detection.track_id
+                if key and (key not in best or detection.confidence > best[key].detection.confidence):
                     jpeg = thumbnail_crop(image=image, box=detection.box)
                     best[key] = Thumbnail(offset=sample.offset, detection=detection, jpeg=jpeg)
         analysed = FrameAnalysis(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,14 @@ TRACK_KEEP_S = 2.0
 # How much a new track in the next segment must overlap a track that ended this one to be the same object; segments
 # follow each other without a gap, so the two boxes are one sample (0.2 s at 5 fps) apart.
 HANDOFF_IOU = 0.3
+
+
+def ultralytics_quiet() -> None:
+    """Keep Ultralytics off the network: no connectivity probe, no telemetry, no pip installs at run time. Its
+    import reads these, so every path into Ultralytics calls this first."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+    os.environ.setdefault("YOLO_VERBOSE", "false")
 
 
 class Tracker(Protocol):
@@ -77,6 +86,7 @@ class UltralyticsByteTrack:
     cameras never share tracks (a model's built-in `track(persist=True)` keeps one tracker for every caller)."""
 
     def __init__(self, *, fps: float, classes: Sequence[str]) -> None:
+        ultralytics_quiet()
         from ultralytics.engine.results import Boxes
         from ultralytics.trackers.byte_tracker import BYTETracker
         from ultralytics.utils import YAML, IterableSimpleNamespace
