@@ -142,6 +142,8 @@ def schedule_contains(*, schedule: dict[str, list[list[str]]], local: datetime) 
 def transparency_report(*, months: int = 12) -> dict[str, Any]:
     """Public aggregates only: counts per month and now, never a name or an address."""
     from cameras.models import Camera
+    from tips.models import Tip
+    from tips.triage import tips_by_category_and_month
 
     since = (timezone.now() - timedelta(days=31 * months)).replace(day=1, hour=0, minute=0, second=0)
     monthly: dict[str, Counter[str]] = {}
@@ -178,6 +180,8 @@ def transparency_report(*, months: int = 12) -> dict[str, Any]:
             }
             for month, counts in sorted(monthly.items(), reverse=True)
         ],
+        "tip_categories": [str(label) for label in Tip.Category.labels],
+        "tips_by_month": tips_by_category_and_month(months=months),
     }
 
 
