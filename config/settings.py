@@ -55,6 +55,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: on the tip routes no app code, log line or library (django-axes included) sees the client address.
+    "tips.middleware.TipAnonymityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -313,6 +315,17 @@ ALERT_NEARBY_RADIUS_M = env.float("LANTERN_ALERT_NEARBY_RADIUS_M", default=300.0
 # A sensor's signed timestamp may be this old at most (replayed requests are refused).
 SENSOR_SIGNATURE_MAX_AGE_S = env.int("LANTERN_SENSOR_SIGNATURE_MAX_AGE_S", default=300)
 
+# Anonymous tips. Attachment limits are per file; the submission rate is per client per hour, keyed on an
+# HMAC of the address with a daily key held only in the cache. Codename guesses are limited per tip and in all.
+TIP_MAX_ATTACHMENTS = env.int("LANTERN_TIP_MAX_ATTACHMENTS", default=5)
+TIP_MAX_IMAGE_MB = env.int("LANTERN_TIP_MAX_IMAGE_MB", default=15)
+TIP_MAX_VIDEO_MB = env.int("LANTERN_TIP_MAX_VIDEO_MB", default=200)
+TIP_RATE_PER_HOUR = env.int("LANTERN_TIP_RATE_PER_HOUR", default=10)
+TIP_CODENAME_GUESSES_PER_TIP_PER_HOUR = env.int("LANTERN_TIP_CODENAME_GUESSES_PER_TIP_PER_HOUR", default=5)
+TIP_CODENAME_GUESSES_PER_HOUR = env.int("LANTERN_TIP_CODENAME_GUESSES_PER_HOUR", default=500)
+# Behind a reverse proxy the client is the first X-Forwarded-For entry (used only for the HMAC, then dropped).
+TIP_TRUST_X_FORWARDED_FOR = env.bool("LANTERN_BEHIND_PROXY", default=False)
+
 # Production hardening; `manage.py check --deploy` must be clean when LANTERN_DEBUG is off.
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("LANTERN_BEHIND_PROXY", default=False) else None
@@ -332,7 +345,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Redacts addresses from anything logged about the tip routes (server access logs included).
+    "filters": {"tip_addresses": {"()": "tips.middleware.TipAddressFilter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["tip_addresses"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LANTERN_LOG_LEVEL", default="INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }

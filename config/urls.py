@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("community.urls")),
     path("", include("cameras.urls")),
     path("", include("alerts.urls")),
+    path("", include("tips.triage_urls")),
     path("api/", include("config.api_urls")),
     path("admin/", admin.site.urls),
 ]

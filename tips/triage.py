@@ -75,6 +75,13 @@ def tip_for_police(*, user: AnyUser, tip_id: int) -> Tip:
     return tip
 
 
+def tip_by_number_for_police(*, user: AnyUser, number: str) -> Tip | None:
+    """The tip with this number (as officers quote it), for police only."""
+    if not getattr(user, "is_police", False):
+        return None
+    return Tip.objects.filter(number=number.strip()).first()
+
+
 def tip_family(*, tip: Tip) -> list[Tip]:
     """The tip and the duplicates merged into it, whose threads and attachments police read along with it."""
     return [tip, *Tip.objects.filter(merged_into=tip).order_by("id")]

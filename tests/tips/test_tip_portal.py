@@ -1,0 +1,129 @@
+"""The citizen's side of the tip portal: filing a tip, the receipt, and following up with the codename."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from tips.models import Tip, TipMessage
+from tips.services import codename_matches, codename_words
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    cache.clear()
+
+
+def file_tip(client: Client, **extra: str) -> tuple[str, str]:
+    data = {"category": "theft", "description": "A man took bikes from the rack behind the library."}
+    data.update(extra)
+    response = client.post("/tips/", data)
+    assert response.status_code == 201, response.content.decode()
+    page = response.content.decode()
+    number = re.search(r'id="tip-number">([^<]+)<', page)
+    codename = re.search(r'id="tip-codename">([^<]+)<', page)
+    assert number and codename
+    return number.group(1), codename.group(1)
+
+
+def test_it_shows_the_form_without_javascript() -> None:
+    page = Client().get("/tips/").content.decode()
+    assert "<script" not in page
+    assert 'for="id_description"' in page
+    assert "<legend>" in page
+
+
+def test_it_gives_a_number_and_a_seven_word_codename_kept_only_as_a_hash() -> None:
+    number, codename = file_tip(Client())
+    words = codename.split()
+    assert len(words) == 7 and set(words) <= set(codename_words())
+    tip = Tip.objects.get(number=number)
+    assert codename not in tip.codename_hash
+    assert tip.codename_hash.startswith("scrypt$16384$8$1$")
+    assert codename_matches(codename=codename.upper().replace(" ", "  "), encoded=tip.codename_hash)
+
+
+def test_the_word_list_holds_enough_words_for_ninety_bits() -> None:
+    assert len(set(codename_words())) >= 7776
+
+
+def test_it_coarsens_the_pin_when_asked() -> None:
+    number, _ = file_tip(Client(), latitude="42.331427", longitude="-83.045754", coarsen="on")
+    tip = Tip.objects.get(number=number)
+    assert tip.latitude == Decimal("42.330000") and tip.longitude == Decimal("-83.045000")
+    assert tip.place_precision_m == 500
+
+
+def test_it_keeps_an_exact_pin_when_not_coarsened() -> None:
+    number, _ = file_tip(Client(), latitude="42.331427", longitude="-83.045754")
+    tip = Tip.objects.get(number=number)
+    assert tip.latitude == Decimal("42.331427") and tip.place_precision_m is None
+
+
+def test_it_refuses_a_description_over_5000_characters() -> None:
+    response = Client().post("/tips/", {"category": "other", "description": "x" * 5001})
+    assert response.status_code == 400
+    assert not Tip.objects.exists()
+
+
+def test_it_speaks_spanish_when_asked() -> None:
+    response = Client().get("/tips/?lang=es")
+    assert response["Content-Language"] == "es"
+    assert '<html lang="es">' in response.content.decode()
+
+
+def test_it_speaks_spanish_to_a_spanish_browser() -> None:
+    response = Client(headers={"accept-language": "es-MX,es;q=0.9"}).get("/tips/")
+    assert response["Content-Language"] == "es"
+
+
+def test_a_tip_records_its_language() -> None:
+    client = Client()
+    response = client.post("/tips/?lang=es", {"category": "drugs", "description": "Venta en la esquina."})
+    assert response.status_code == 201
+    assert Tip.objects.get().language == "es"
+
+
+def test_the_codename_opens_the_thread_and_the_tipster_can_reply() -> None:
+    client = Client()
+    number, codename = file_tip(client)
+    tip = Tip.objects.get(number=number)
+    TipMessage.objects.create(tip=tip, author_kind="police", body="Thank you, which rack?")
+    page = client.post("/tips/follow-up/", {"number": number.lower(), "codename": codename.upper()})
+    assert page.status_code == 200
+    assert "Thank you, which rack?" in page.content.decode()
+    reply = client.post("/tips/follow-up/reply/", {"number": number, "codename": codename, "body": "The north one."})
+    assert reply.status_code == 200
+    assert "The north one." in reply.content.decode()
+    assert tip.messages.filter(author_kind="citizen", body="The north one.").exists()
+    tip.refresh_from_db()
+    assert tip.has_unread_from_citizen
+
+
+def test_it_never_shows_internal_notes_or_officer_names(monitor) -> None:
+    client = Client()
+    number, codename = file_tip(client)
+    tip = Tip.objects.get(number=number)
+    tip.notes.create(author=monitor, body="Internal: suspect known to us")
+    TipMessage.objects.create(tip=tip, author_kind="police", author=monitor, body="We are looking into it.")
+    page = client.post("/tips/follow-up/", {"number": number, "codename": codename}).content.decode()
+    assert "We are looking into it." in page
+    assert "suspect known" not in page
+    assert monitor.email not in page and (monitor.full_name or "@@") not in page
+
+
+def test_it_limits_tips_per_client_per_hour(settings) -> None:
+    settings.TIP_RATE_PER_HOUR = 2
+    client = Client(REMOTE_ADDR="192.0.2.10")
+    file_tip(client)
+    file_tip(client)
+    refused = client.post("/tips/", {"category": "other", "description": "third"})
+    assert refused.status_code == 429
+    # Another address has its own allowance.
+    file_tip(Client(REMOTE_ADDR="192.0.2.11"))

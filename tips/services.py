@@ -1,0 +1,211 @@
+"""Citizen-side writes: filing a tip, its receipt (number and codename), follow-up messages and the rate limits."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import importlib
+import importlib.util
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+
+from tips.models import Tip, TipAttachment, TipMessage
+
+CODENAME_WORDS = 7
+# The number says nothing on its own; no 0/O or 1/I so it can be read out over the phone.
+_NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+# scrypt at the cost Django uses for its own scrypt hasher: ~50 ms and 16 MiB a try.
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+# A pin coarsened by the tipster is rounded to this grid (0.005 degrees of latitude is about 550 m).
+COARSE_PRECISION_M = 500
+_COARSE_STEP = Decimal("0.005")
+
+
+class TipRateLimited(Exception):
+    """Too many tips (or codename tries) from one client or in all this hour."""
+
+
+@dataclass(frozen=True)
+class TipReceipt:
+    tip: Tip
+    codename: str  # shown to the tipster once; only its hash is kept
+
+
+@lru_cache(maxsize=1)
+def codename_words() -> tuple[str, ...]:
+    lines = (Path(__file__).with_name("wordlist.txt")).read_text(encoding="utf-8").splitlines()
+    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def codename_generate() -> str:
+    words = codename_words()
+    return " ".join(secrets.choice(words) for _ in range(CODENAME_WORDS))
+
+
+def codename_normalize(codename: str) -> str:
+    # People retype it: case, extra spaces and line breaks must not matter.
+    return " ".join(codename.lower().split())
+
+
+def codename_hash(codename: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = _scrypt(codename_normalize(codename), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def codename_matches(*, codename: str, encoded: str) -> bool:
+    try:
+        algorithm, n, r, p, salt, digest = encoded.split("$")
+        expected = base64.b64decode(digest)
+        salt_bytes = base64.b64decode(salt)
+    except ValueError:
+        return False
+    if algorithm != "scrypt":
+        return False
+    actual = _scrypt(codename_normalize(codename), salt=salt_bytes, n=int(n), r=int(r), p=int(p))
+    return hmac.compare_digest(actual, expected)
+
+
+def codename_burn_time() -> None:
+    """One hash's worth of work, so that an unknown tip number answers as slowly as a wrong codename."""
+    _scrypt("", salt=b"\0" * 16, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
+
+
+def _scrypt(text: str, *, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(text.encode(), salt=salt, n=n, r=r, p=p, maxmem=64 * 1024 * 1024, dklen=32)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _hour_bucket() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d%H")
+
+
+def _count(key: str) -> int:
+    """Increments an hourly counter in the cache (created at 1 with an hour's life)."""
+    if cache.add(key, 1, timeout=3600):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=3600)
+        return 1
+
+
+def tip_rate_check(*, client_key: str) -> None:
+    """Counts one submission by this client (an HMAC of its address, never the address) this hour."""
+    if _count(f"tips:rate:{client_key}:{_hour_bucket()}") > settings.TIP_RATE_PER_HOUR:
+        raise TipRateLimited
+
+
+def codename_guess_allowed(*, number: str) -> bool:
+    """Whether another codename may be tried for this tip number now (per tip and across all tips).
+
+    A stranger can use up a tip's tries for the hour and keep its tipster out until the next one; that is
+    accepted, as the alternative (a limit per client) would need the address we do not keep.
+    """
+    bucket = _hour_bucket()
+    per_tip = cache.get(f"tips:guess:{number.upper()}:{bucket}", 0)
+    overall = cache.get(f"tips:guess:*:{bucket}", 0)
+    return per_tip < settings.TIP_CODENAME_GUESSES_PER_TIP_PER_HOUR and overall < settings.TIP_CODENAME_GUESSES_PER_HOUR
+
+
+def codename_guess_failed(*, number: str) -> None:
+    bucket = _hour_bucket()
+    _count(f"tips:guess:{number.upper()}:{bucket}")
+    _count(f"tips:guess:*:{bucket}")
+
+
+def _coarsen(value: Decimal) -> Decimal:
+    return ((value / _COARSE_STEP).quantize(Decimal(1), rounding=ROUND_HALF_UP) * _COARSE_STEP).quantize(
+        Decimal("0.000001")
+    )
+
+
+def _number_generate() -> str:
+    raw = "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def tip_create(
+    *,
+    category: str,
+    description: str,
+    occurred_at: datetime | None = None,
+    occurred_text: str = "",
+    place_text: str = "",
+    latitude: Decimal | None = None,
+    longitude: Decimal | None = None,
+    coarsen: bool = False,
+    language: str = "en",
+    files: list[UploadedFile] | None = None,
+) -> TipReceipt:
+    """Saves the tip first (nothing else may lose it), then hands any files to the attachment pipeline."""
+    if latitude is not None and longitude is not None and coarsen:
+        latitude, longitude = _coarsen(latitude), _coarsen(longitude)
+        precision: int | None = COARSE_PRECISION_M
+    elif latitude is not None and longitude is not None:
+        precision = None
+    else:
+        latitude = longitude = None
+        precision = None
+    codename = codename_generate()
+    fields = dict(
+        category=category,
+        description=description,
+        occurred_at=occurred_at,
+        occurred_text=occurred_text,
+        place_text=place_text,
+        latitude=latitude,
+        longitude=longitude,
+        place_precision_m=precision,
+        language=language,
+        codename_hash=codename_hash(codename),
+    )
+    for _ in range(5):
+        try:
+            # The savepoint lets a rare clash of random numbers be retried inside an outer transaction.
+            with transaction.atomic():
+                tip = Tip.objects.create(number=_number_generate(), **fields)
+            break
+        except IntegrityError:
+            continue
+    else:  # pragma: no cover - 32**8 numbers; five clashes in a row means something else is wrong
+        raise RuntimeError("could not draw a free tip number")
+    if files:
+        _attachments_accept(tip=tip, files=files, message=None)
+    return TipReceipt(tip=tip, codename=codename)
+
+
+@transaction.atomic
+def tip_message_add(*, tip: Tip, body: str, files: list[UploadedFile] | None = None) -> TipMessage:
+    """The tipster's follow-up on their own tip (the caller has checked the codename)."""
+    message = TipMessage.objects.create(tip=tip, author_kind=TipMessage.Author.CITIZEN, body=body)
+    Tip.objects.filter(pk=tip.pk).update(has_unread_from_citizen=True)
+    if files:
+        _attachments_accept(tip=tip, files=files, message=message)
+    return message
+
+
+def attachments_available() -> bool:
+    """Whether the attachment pipeline (sniffing, scrubbing, storage: tips.attachments) is installed; the
+    forms offer files only when it is."""
+    return importlib.util.find_spec("tips.attachments") is not None
+
+
+def _attachments_accept(*, tip: Tip, files: list[UploadedFile], message: TipMessage | None) -> list[TipAttachment]:
+    attachments = importlib.import_module("tips.attachments")
+    accepted: list[TipAttachment] = attachments.attachments_accept(tip=tip, files=files, message=message)
+    return accepted
