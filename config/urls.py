@@ -11,6 +11,8 @@ urlpatterns = [
     path("media/signed/<str:token>", media_signed, name="media-signed"),
     # Signed events from sensors (gunshot detection, alarm panels, panic buttons).
     path("ingest/sensors/<int:source_id>/events", sensor_event, name="sensor-event"),
+    # The anonymous tip portal (tips.middleware strips the client address on these paths).
+    path("tips/", include("tips.urls")),
     path("", include("community.urls")),
     path("", include("cameras.urls")),
     path("", include("alerts.urls")),
