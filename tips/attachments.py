@@ -171,9 +171,11 @@ def attachment_process(*, attachment_id: int) -> TipAttachment:
             attachment.refusal = ""
             attachment.save(update_fields=["file", "kind", "content_type", "size_bytes", "sha256", "state", "refusal"])
     except StorageUnavailable:
-        TipAttachment.objects.filter(pk=attachment.pk).update(
-            attempts=F("attempts") + 1, state=TipAttachment.State.FAILED
-        )
+        # Only a row still waiting: a redelivered copy of this task may have finished it meanwhile (and taken the
+        # raw upload with it, which is what made this one fail).
+        TipAttachment.objects.filter(
+            pk=attachment.pk, state__in=[TipAttachment.State.PENDING, TipAttachment.State.FAILED]
+        ).update(attempts=F("attempts") + 1, state=TipAttachment.State.FAILED)
         raise
     _raw_discard(attachment=attachment)
     return attachment

@@ -194,3 +194,19 @@ def test_an_outage_on_s3_keeps_the_upload_and_it_is_sent_on_later(
     assert attachment.state == "ready" and list(spool.iterdir()) == []
     keys = [o["Key"] for o in s3_storage.client().list_objects_v2(Bucket=s3_storage.bucket).get("Contents", [])]
     assert keys == [attachment.file.name]
+
+
+def test_a_copy_that_fails_after_another_finished_leaves_the_attachment_ready(tip: Tip, tmp_path: Path) -> None:
+    (attachment,) = attachments_accept(tip=tip, files=[_upload("gps.jpg", _gps_jpeg(tmp_path))])
+
+    def finished_elsewhere(**_: Any) -> Path:
+        TipAttachment.objects.filter(pk=attachment.pk).update(state=TipAttachment.State.READY)
+        raise StorageUnavailable("raw upload already deleted by the other copy")
+
+    with (
+        mock.patch.object(attachments, "_raw_fetch", side_effect=finished_elsewhere),
+        pytest.raises(StorageUnavailable),
+    ):
+        attachment_process(attachment_id=attachment.pk)
+    attachment.refresh_from_db()
+    assert (attachment.state, attachment.attempts) == ("ready", 0)
