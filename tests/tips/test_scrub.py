@@ -256,3 +256,15 @@ def test_a_truncated_video_is_refused(tmp_path: Path) -> None:
     (tmp_path / "cut.mp4").write_bytes(data[:200])
     with pytest.raises(Refused, match="damaged or incomplete"):
         video_scrub(source=tmp_path / "cut.mp4", target=tmp_path / "out.mp4")
+
+
+def test_a_colour_profile_is_applied_then_dropped(tmp_path: Path) -> None:
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.new("RGB", (8, 8), (10, 120, 200)).save(tmp_path / "in.jpg", icc_profile=profile)
+    image_scrub(source=tmp_path / "in.jpg", target=tmp_path / "out")
+    with Image.open(tmp_path / "out") as im:
+        assert "icc_profile" not in im.info
+        r, g, b = im.getpixel((4, 4))  # type: ignore[misc]
+        assert abs(r - 10) < 8 and abs(g - 120) < 8 and abs(b - 200) < 8
