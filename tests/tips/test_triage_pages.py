@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from community.models import AuditEvent
 from tips.models import Tip, TipAttachment, TipMessage, TipNote
+from tips.services import tip_create
 
 
 def make_tip(number: str = "T-1", **fields) -> Tip:
@@ -168,3 +169,24 @@ def test_attachments_are_served_to_police_only_through_their_tip(client_for, mon
     assert client_for(monitor).get(through_other).status_code == 404
     assert client_for(alice).get(mine).status_code == 403
     assert AuditEvent.objects.filter(action="tip.attachment_view").count() == 1
+
+
+# ---------------------------------------------------------------- what the tipster reads
+
+
+def test_the_tipster_reads_the_reply_but_never_the_note_nor_who_wrote(client, client_for, monitor, db):
+    receipt = tip_create(category="theft", description="Bikes loaded into a van")
+    duplicate = tip_create(category="theft", description="Same van again")
+    police = client_for(monitor)
+    police.post(reverse("tip_triage:tip_reply", args=[receipt.tip.pk]), {"reply-body": "Which street was it?"})
+    police.post(reverse("tip_triage:tip_note", args=[receipt.tip.pk]), {"note-body": "INTERNAL suspect known"})
+    police.post(reverse("tip_triage:tip_merge", args=[duplicate.tip.pk]), {"into": receipt.tip.number})
+
+    page = client.post(reverse("tips:open"), {"number": receipt.tip.number, "codename": receipt.codename})
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Which street was it?" in text
+    assert "INTERNAL" not in text and "Monica" not in text and "monica@" not in text
+    # The tipster of the merged duplicate still reaches their own tip.
+    again = client.post(reverse("tips:open"), {"number": duplicate.tip.number, "codename": duplicate.codename})
+    assert again.status_code == 200 and "Same van again" in again.content.decode()
