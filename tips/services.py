@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import importlib
-import importlib.util
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +17,7 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
+from tips.attachments import attachments_accept
 from tips.models import Tip, TipAttachment, TipMessage
 
 CODENAME_WORDS = 7
@@ -199,13 +198,6 @@ def tip_message_add(*, tip: Tip, body: str, files: list[UploadedFile] | None = N
     return message
 
 
-def attachments_available() -> bool:
-    """Whether the attachment pipeline (sniffing, scrubbing, storage: tips.attachments) is installed; the
-    forms offer files only when it is."""
-    return importlib.util.find_spec("tips.attachments") is not None
-
-
 def _attachments_accept(*, tip: Tip, files: list[UploadedFile], message: TipMessage | None) -> list[TipAttachment]:
-    attachments = importlib.import_module("tips.attachments")
-    accepted: list[TipAttachment] = attachments.attachments_accept(tip=tip, files=files, message=message)
-    return accepted
+    # Sniffing, scrubbing and storage belong to the attachment pipeline; refused files come back with a reason.
+    return attachments_accept(tip=tip, files=files, message=message)

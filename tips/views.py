@@ -11,13 +11,7 @@ from django.views.decorators.http import require_http_methods
 from tips.forms import CodenameForm, FollowUpForm, TipForm
 from tips.models import Tip
 from tips.selectors import CodenameThrottled, tip_for_codename, tip_thread_for_citizen
-from tips.services import TipRateLimited, attachments_available, tip_create, tip_message_add, tip_rate_check
-
-
-def _without_files(form: TipForm | FollowUpForm) -> TipForm | FollowUpForm:
-    if not attachments_available():
-        form.fields.pop("attachments", None)
-    return form
+from tips.services import TipRateLimited, tip_create, tip_message_add, tip_rate_check
 
 
 def _lang_query(request: HttpRequest) -> str:
@@ -31,7 +25,7 @@ def _too_many(request: HttpRequest, *, message: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def tip_new(request: HttpRequest) -> HttpResponse:
-    form = _without_files(TipForm(request.POST or None, request.FILES or None))
+    form = TipForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
             tip_rate_check(client_key=request.tip_client_key)  # type: ignore[attr-defined]
@@ -66,7 +60,7 @@ def _thread(request: HttpRequest, *, tip: Tip, codename: str, form: FollowUpForm
         "tips/thread.html",
         {
             "thread": tip_thread_for_citizen(tip=tip),
-            "form": _without_files(form),
+            "form": form,
             "lang_query": _lang_query(request),
         },
         status=400 if form.errors else 200,
@@ -99,7 +93,7 @@ def tip_open(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["POST"])
 def tip_reply(request: HttpRequest) -> HttpResponse:
-    form = _without_files(FollowUpForm(request.POST, request.FILES or None))
+    form = FollowUpForm(request.POST, request.FILES or None)
     number, codename = request.POST.get("number", ""), request.POST.get("codename", "")
     try:
         tip = tip_for_codename(number=number, codename=codename)

@@ -1,0 +1,170 @@
+"""No client address reaches the database or the logs from the tip routes, and each tip route answers with
+the privacy headers and no session or tracking cookie."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+
+import pytest
+from axes.models import AccessAttempt, AccessLog
+from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.http import HttpRequest, HttpResponse
+from django.test import Client, RequestFactory
+from PIL import Image
+
+from community.models import AuditEvent
+from tips.middleware import TipAddressFilter, TipAnonymityMiddleware
+from tips.models import Tip
+
+pytestmark = pytest.mark.django_db
+
+CLIENT_ADDRESS = "203.0.113.77"
+FORWARDED_ADDRESS = "198.51.100.23"
+IPV6_ADDRESS = "2001:db8:77::23"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    cache.clear()
+
+
+def _png() -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 30, 30)).save(buffer, "PNG")
+    return SimpleUploadedFile("me.png", buffer.getvalue(), content_type="image/png")
+
+
+def _identifying_client() -> Client:
+    return Client(
+        REMOTE_ADDR=CLIENT_ADDRESS,
+        headers={
+            "x-forwarded-for": f"{FORWARDED_ADDRESS}, {CLIENT_ADDRESS}",
+            "x-real-ip": FORWARDED_ADDRESS,
+            "forwarded": f"for={FORWARDED_ADDRESS};proto=https",
+            "cf-connecting-ip": IPV6_ADDRESS,
+            "user-agent": "Mozilla/5.0 (Distinctive Phone 77)",
+        },
+    )
+
+
+def _receipt(response: HttpResponse) -> tuple[str, str]:
+    page = response.content.decode()
+    number = re.search(r'id="tip-number">([^<]+)<', page)
+    codename = re.search(r'id="tip-codename">([^<]+)<', page)
+    assert number and codename, page
+    return number.group(1), codename.group(1)
+
+
+def test_no_address_reaches_the_database_or_the_logs(caplog, settings, django_capture_on_commit_callbacks) -> None:
+    settings.TIP_TRUST_X_FORWARDED_FOR = True
+    caplog.set_level(logging.DEBUG)
+    client = _identifying_client()
+    # The attachment is scrubbed once the tip is committed (eager Celery in tests), so its logs are captured too.
+    with django_capture_on_commit_callbacks(execute=True):
+        filed = client.post(
+            "/tips/",
+            {
+                "category": "vandalism",
+                "description": "Graffiti on the bus shelter.",
+                "place_text": "Bus shelter on 5th",
+                "latitude": "42.331427",
+                "longitude": "-83.045754",
+                "coarsen": "on",
+                "attachments": [_png()],
+            },
+        )
+    assert filed.status_code == 201
+    assert Tip.objects.get().attachments.get().state == "ready"
+    number, codename = _receipt(filed)
+    client.post("/tips/", {"category": "other", "description": "x" * 5001})  # refused, logged as a 400
+    client.post("/tips/follow-up/", {"number": number, "codename": "wrong words entirely"})  # 404, logged
+    client.post("/tips/follow-up/", {"number": number, "codename": codename})
+    client.post("/tips/follow-up/reply/", {"number": number, "codename": codename, "body": "More details."})
+    client.get("/tips/no-such-page/")
+    assert Tip.objects.filter(number=number, messages__body="More details.").exists()
+
+    dump = io.StringIO()
+    call_command("dumpdata", stdout=dump)
+    everything = dump.getvalue() + caplog.text
+    for address in (CLIENT_ADDRESS, FORWARDED_ADDRESS, IPV6_ADDRESS, "Distinctive Phone 77"):
+        assert address not in everything
+    assert '"model": "tips.tip"' in dump.getvalue()  # the dump did see the tips
+    # django-axes saw no login on these routes and so recorded nothing; the audit trail holds no tipster.
+    assert not AccessAttempt.objects.exists() and not AccessLog.objects.exists()
+    assert not AuditEvent.objects.filter(details__icontains=CLIENT_ADDRESS).exists()
+
+
+def test_the_app_sees_only_a_blank_address_and_an_hmac() -> None:
+    seen: dict[str, object] = {}
+
+    def view(request: HttpRequest) -> HttpResponse:
+        seen.update(request.META)
+        seen["key"] = request.tip_client_key  # type: ignore[attr-defined]
+        return HttpResponse("ok")
+
+    middleware = TipAnonymityMiddleware(view)
+    request = RequestFactory().get("/tips/", REMOTE_ADDR=CLIENT_ADDRESS, headers={"x-forwarded-for": FORWARDED_ADDRESS})
+    middleware(request)
+    assert seen["REMOTE_ADDR"] == "0.0.0.0"
+    assert "HTTP_X_FORWARDED_FOR" not in seen
+    key = str(seen["key"])
+    assert re.fullmatch(r"[0-9a-f]{64}", key) and CLIENT_ADDRESS not in key
+    # Same address, same key (today); another address, another key.
+    middleware(RequestFactory().get("/tips/", REMOTE_ADDR=CLIENT_ADDRESS))
+    assert seen["key"] == key
+    middleware(RequestFactory().get("/tips/", REMOTE_ADDR="192.0.2.1"))
+    assert seen["key"] != key
+
+
+def test_the_daily_key_lives_only_in_the_cache() -> None:
+    TipAnonymityMiddleware(lambda r: HttpResponse())(RequestFactory().get("/tips/", REMOTE_ADDR=CLIENT_ADDRESS))
+    first = TipAnonymityMiddleware(lambda r: HttpResponse())
+    request = RequestFactory().get("/tips/", REMOTE_ADDR=CLIENT_ADDRESS)
+    first(request)
+    before = request.tip_client_key  # type: ignore[attr-defined]
+    cache.clear()  # the day's key is gone (as at midnight): the same address no longer maps to the same HMAC
+    again = RequestFactory().get("/tips/", REMOTE_ADDR=CLIENT_ADDRESS)
+    first(again)
+    assert again.tip_client_key != before  # type: ignore[attr-defined]
+
+
+def test_other_routes_keep_their_address() -> None:
+    seen: dict[str, object] = {}
+
+    def view(request: HttpRequest) -> HttpResponse:
+        seen.update(request.META)
+        return HttpResponse("ok")
+
+    TipAnonymityMiddleware(view)(RequestFactory().get("/police/tips/", REMOTE_ADDR=CLIENT_ADDRESS))
+    assert seen["REMOTE_ADDR"] == CLIENT_ADDRESS
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        f'{CLIENT_ADDRESS}:51234 - "POST /tips/ HTTP/1.1" 201',
+        f'[{IPV6_ADDRESS}]:51234 - "GET /tips/follow-up/ HTTP/1.1" 200',
+        f'"GET /api/tips/ HTTP/1.1" 200 from {FORWARDED_ADDRESS}',
+    ],
+)
+def test_the_logging_filter_redacts_server_access_lines_about_tips(message: str) -> None:
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, "%s", (message,), None)
+    assert TipAddressFilter().filter(record)
+    text = record.getMessage()
+    assert CLIENT_ADDRESS not in text and IPV6_ADDRESS not in text and FORWARDED_ADDRESS not in text
+    assert "[address removed]" in text
+
+
+def test_the_logging_filter_leaves_other_lines_alone() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "login from %s at 09:58:12", (CLIENT_ADDRESS,), None)
+    assert TipAddressFilter().filter(record)
+    assert record.getMessage() == f"login from {CLIENT_ADDRESS} at 09:58:12"
+
+
+def test_the_console_handler_carries_the_filter(settings) -> None:
+    assert "tip_addresses" in settings.LOGGING["handlers"]["console"]["filters"]
+    assert settings.MIDDLEWARE[0] == "tips.middleware.TipAnonymityMiddleware"
