@@ -127,3 +127,20 @@ def test_it_limits_tips_per_client_per_hour(settings) -> None:
     assert refused.status_code == 429
     # Another address has its own allowance.
     file_tip(Client(REMOTE_ADDR="192.0.2.11"))
+
+
+def test_the_spanish_pages_are_translated() -> None:
+    page = Client().get("/tips/?lang=es").content.decode()
+    assert "Enviar un aviso anónimo" in page
+    assert "¿Qué pasó?" in page and "Violencia o amenaza" in page
+    assert "What happened?" not in page
+
+
+def test_the_spanish_receipt_and_thread_are_translated() -> None:
+    client = Client(headers={"accept-language": "es"})
+    response = client.post("/tips/", {"category": "other", "description": "Algo raro."})
+    assert "Gracias. Recibimos su aviso." in response.content.decode()
+    number = re.search(r'id="tip-number">([^<]+)<', response.content.decode())
+    assert number
+    wrong = client.post("/tips/follow-up/", {"number": number.group(1), "codename": "no"})
+    assert "no coinciden" in wrong.content.decode()
