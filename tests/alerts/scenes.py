@@ -11,6 +11,8 @@ import av
 import cv2
 import numpy as np
 
+from cameras.simulator.scene import pedestrian_sprite as person_sprite
+
 SIZE = (640, 360)
 FPS = 15
 # Fragmented MP4 as the recorder writes its segments.
@@ -39,30 +41,6 @@ def street_picture(*, width: int, height: int, seed: int = 7) -> np.ndarray:
     cv2.line(picture, (0, int(height * 0.78)), (width, int(height * 0.78)), (200, 200, 200), max(1, height // 120))
     grain = rng.normal(0, 6, picture.shape).astype(np.float32)
     return cv2.GaussianBlur(np.clip(picture + grain, 0, 255).astype(np.uint8), (3, 3), 0)
-
-
-def person_sprite(*, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """A standing person's silhouette in dark clothes, `height` pixels tall: (BGR picture, mask). OpenCV's HOG
-    detector finds it as surely as a photographed pedestrian."""
-    width = height // 2
-    mask = np.zeros((height, width), dtype=np.uint8)
-    cx = width // 2
-
-    def at(share: float) -> int:
-        return int(height * share)
-
-    cv2.ellipse(mask, (cx, at(0.08)), (at(0.055), at(0.07)), 0, 0, 360, 255, -1)
-    shoulders, hips = at(0.11), at(0.09)
-    neck, waist = at(0.17), at(0.52)
-    torso = np.array([[cx - shoulders, neck], [cx + shoulders, neck], [cx + hips, waist], [cx - hips, waist]])
-    cv2.fillPoly(mask, [torso], 255)
-    for side in (-1, 1):
-        cv2.line(mask, (cx + side * at(0.11), at(0.19)), (cx + side * at(0.15), at(0.48)), 255, max(1, at(0.05)))
-        cv2.line(mask, (cx + side * at(0.05), at(0.5)), (cx + side * at(0.08), at(0.97)), 255, max(1, at(0.07)))
-    sprite = np.zeros((height, width, 3), dtype=np.uint8)
-    sprite[:] = (60, 50, 45)
-    sprite[: at(0.16)] = (90, 110, 150)  # face and hair: a lighter head
-    return sprite, mask > 0
 
 
 def sprite_paste(*, picture: np.ndarray, sprite: np.ndarray, mask: np.ndarray, x: int, y: int) -> None:

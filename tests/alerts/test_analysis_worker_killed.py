@@ -12,9 +12,8 @@ from django.utils import timezone
 
 from alerts.models import Alert, CameraAnalytics, Rule
 from cameras.models import Camera
-from cameras.services import segment_register
-from cameras.storage import file_sha256, object_put, segment_key
 from tests.alerts.scenes import SIZE, Crossing, scene_frames, segment_write
+from tests.cameras.recorded import segment_store
 from tests.celery_worker import BROKER, needs_redis, pool_process
 from tests.s3 import S3Endpoint
 
@@ -48,18 +47,9 @@ def test_a_worker_killed_mid_analysis_raises_each_alert_once_on_redelivery(
         frames=scene_frames(width=width, height=height, fps=15, seconds=SECONDS, crossings=CROSSINGS),
         fps=15,
     )
-    began = timezone.now() - timedelta(minutes=2)
-    key = segment_key(camera_id=alice_camera.pk, started_at=began)
-    object_put(name=key, path=path, sha256=file_sha256(path=path), content_type="video/mp4")
-    segment = segment_register(
-        camera_id=alice_camera.pk,
-        key=key,
-        started_at=began,
-        ended_at=began + timedelta(seconds=SECONDS),
-        size_bytes=path.stat().st_size,
-        sha256=file_sha256(path=path),
+    segment = segment_store(
+        camera=alice_camera, path=path, started_at=timezone.now() - timedelta(minutes=2), seconds=SECONDS
     )
-    assert segment is not None
     pool = pool_process(process)
     sender = Celery(broker=BROKER, set_as_current=False)
     sender.send_task("alerts.tasks.segment_analyse_task", args=[segment.pk], queue=queue, task_id="analyse-1")

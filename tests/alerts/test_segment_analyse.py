@@ -12,9 +12,8 @@ from django.utils import timezone
 from alerts.models import Alert, CameraAnalytics, Detection, Rule
 from alerts.services import segment_analyse
 from cameras.models import Camera, Segment
-from cameras.services import segment_register
-from cameras.storage import file_sha256, object_put, segment_key
 from tests.alerts.scenes import SIZE, crossing_segment, scene_frames, segment_write
+from tests.cameras.recorded import segment_store
 
 BOTTOM_HALF = [[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]]
 
@@ -26,19 +25,9 @@ def analytics_on(settings: Any) -> None:
 
 
 def _stored(camera: Camera, path: Path, *, start_ago_s: float = 120, seconds: float = 4.0) -> Segment:
-    began = timezone.now() - timedelta(seconds=start_ago_s)
-    key = segment_key(camera_id=camera.pk, started_at=began)
-    object_put(name=key, path=path, sha256=file_sha256(path=path), content_type="video/mp4")
-    segment = segment_register(
-        camera_id=camera.pk,
-        key=key,
-        started_at=began,
-        ended_at=began + timedelta(seconds=seconds),
-        size_bytes=path.stat().st_size,
-        sha256=file_sha256(path=path),
+    return segment_store(
+        camera=camera, path=path, started_at=timezone.now() - timedelta(seconds=start_ago_s), seconds=seconds
     )
-    assert segment is not None
-    return segment
 
 
 @pytest.fixture

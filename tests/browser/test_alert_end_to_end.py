@@ -12,11 +12,11 @@ import pytest
 from playwright.sync_api import expect
 
 from alerts.models import Alert, Rule
-from cameras.credentials import stream_url_encrypt, stream_url_mask
 from cameras.models import Camera
 from cameras.simulator import CameraSimulator
-from community.models import SharingAgreement, User
+from community.models import User
 from tests.browser.browsing import DESKTOP, log_in_through_form
+from tests.cameras.recorded import camera_streaming_from
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_tiles"), pytest.mark.timeout(180)]
@@ -36,16 +36,8 @@ def street() -> Iterator[CameraSimulator]:
 
 
 @pytest.fixture
-def watched_camera(
-    transactional_db, alice_camera: Camera, alice_agreement: SharingAgreement, street: CameraSimulator
-) -> Camera:
-    alice_agreement.recording_allowed = True
-    alice_agreement.save()
-    url = street.url(1)
-    alice_camera.stream_url_encrypted = stream_url_encrypt(url)
-    alice_camera.stream_url_masked = stream_url_mask(url)
-    alice_camera.codec = "h264"
-    alice_camera.save()
+def watched_camera(transactional_db, alice_camera: Camera, street: CameraSimulator) -> Camera:
+    camera_streaming_from(alice_camera, url=street.url(1))
     Rule.objects.create(camera=alice_camera, name="Shop entrance", kind="zone", zone=RIGHT_HALF, classes=["person"])
     return alice_camera
 

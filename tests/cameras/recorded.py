@@ -12,6 +12,7 @@ import av
 import av.bitstream
 import numpy as np
 
+from cameras.credentials import stream_url_encrypt, stream_url_mask
 from cameras.models import Camera, Segment
 from cameras.services import segment_register
 from cameras.storage import file_sha256, object_put, segment_key
@@ -64,23 +65,44 @@ def segment_file(*, path: Path, seconds: int = 2) -> Path:
     return path
 
 
+def segment_store(*, camera: Camera, path: Path, started_at: datetime, seconds: float) -> Segment:
+    """Store the MP4 at `path` as `camera`'s segment from `started_at`, and register it as the recorder does."""
+    digest = file_sha256(path=path)
+    key = segment_key(camera_id=camera.pk, started_at=started_at)
+    object_put(name=key, path=path, sha256=digest, content_type="video/mp4")
+    segment = segment_register(
+        camera_id=camera.pk,
+        key=key,
+        started_at=started_at,
+        ended_at=started_at + timedelta(seconds=seconds),
+        size_bytes=path.stat().st_size,
+        sha256=digest,
+    )
+    assert segment is not None
+    return segment
+
+
 def segments_stored(*, camera: Camera, start: datetime, count: int, seconds: int = 2, scratch: Path) -> list[Segment]:
     """`count` contiguous segments of `camera` from `start`, stored in the default storage and registered."""
-    segments = []
-    for n in range(count):
-        began = start + timedelta(seconds=n * seconds)
-        path = segment_file(path=scratch / f"camera-{camera.pk}-{n}.mp4", seconds=seconds)
-        digest = file_sha256(path=path)
-        key = segment_key(camera_id=camera.pk, started_at=began)
-        object_put(name=key, path=path, sha256=digest, content_type="video/mp4")
-        segment = segment_register(
-            camera_id=camera.pk,
-            key=key,
-            started_at=began,
-            ended_at=began + timedelta(seconds=seconds),
-            size_bytes=path.stat().st_size,
-            sha256=digest,
+    return [
+        segment_store(
+            camera=camera,
+            path=segment_file(path=scratch / f"camera-{camera.pk}-{n}.mp4", seconds=seconds),
+            started_at=start + timedelta(seconds=n * seconds),
+            seconds=seconds,
         )
-        assert segment is not None
-        segments.append(segment)
-    return segments
+        for n in range(count)
+    ]
+
+
+def camera_streaming_from(camera: Camera, *, url: str) -> Camera:
+    """Point `camera` at `url` (a simulator's) as enrolment would, with terms that allow recording."""
+    agreement = camera.agreement
+    assert agreement is not None
+    agreement.recording_allowed = True
+    agreement.save()
+    camera.stream_url_encrypted = stream_url_encrypt(url)
+    camera.stream_url_masked = stream_url_mask(url)
+    camera.codec = "h264"
+    camera.save()
+    return camera

@@ -17,10 +17,10 @@ from django.core import mail
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from cameras.credentials import stream_url_encrypt, stream_url_mask
 from cameras.models import Camera, EvidenceRequest, Segment
 from cameras.simulator import CameraSimulator
-from community.models import AuditEvent, SharingAgreement, User
+from community.models import AuditEvent, User
+from tests.cameras.recorded import camera_streaming_from
 from tests.conftest import AsgiServer
 from tests.s3 import S3Endpoint
 
@@ -28,17 +28,8 @@ pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture
-def recorded_camera(
-    transactional_db, alice_camera: Camera, alice_agreement: SharingAgreement, simulator: CameraSimulator
-) -> Camera:
-    alice_agreement.recording_allowed = True
-    alice_agreement.save()
-    url = simulator.url(1)
-    alice_camera.stream_url_encrypted = stream_url_encrypt(url)
-    alice_camera.stream_url_masked = stream_url_mask(url)
-    alice_camera.codec = "h264"
-    alice_camera.save()
-    return alice_camera
+def recorded_camera(transactional_db, alice_camera: Camera, simulator: CameraSimulator) -> Camera:
+    return camera_streaming_from(alice_camera, url=simulator.url(1))
 
 
 @pytest.fixture
