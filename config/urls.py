@@ -17,6 +17,8 @@ urlpatterns = [
     path("", include("cameras.urls")),
     path("", include("alerts.urls")),
     path("", include("tips.triage_urls")),
+    # Before api/: the citizens' tips API has no accounts (tips.api).
+    path("api/tips/", include("tips.api_urls")),
     path("api/", include("config.api_urls")),
     path("admin/", admin.site.urls),
 ]

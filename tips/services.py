@@ -109,6 +109,11 @@ def tip_rate_check(*, client_key: str) -> None:
         raise TipRateLimited
 
 
+def _number_key(number: str) -> str:
+    # Whatever was typed as a number becomes a safe cache key (memcached refuses spaces and control bytes).
+    return hashlib.sha256(number.strip().upper().encode()).hexdigest()[:32]
+
+
 def codename_guess_allowed(*, number: str) -> bool:
     """Whether another codename may be tried for this tip number now (per tip and across all tips).
 
@@ -116,14 +121,14 @@ def codename_guess_allowed(*, number: str) -> bool:
     accepted, as the alternative (a limit per client) would need the address we do not keep.
     """
     bucket = _hour_bucket()
-    per_tip = cache.get(f"tips:guess:{number.upper()}:{bucket}", 0)
+    per_tip = cache.get(f"tips:guess:{_number_key(number)}:{bucket}", 0)
     overall = cache.get(f"tips:guess:*:{bucket}", 0)
     return per_tip < settings.TIP_CODENAME_GUESSES_PER_TIP_PER_HOUR and overall < settings.TIP_CODENAME_GUESSES_PER_HOUR
 
 
 def codename_guess_failed(*, number: str) -> None:
     bucket = _hour_bucket()
-    _count(f"tips:guess:{number.upper()}:{bucket}")
+    _count(f"tips:guess:{_number_key(number)}:{bucket}")
     _count(f"tips:guess:*:{bucket}")
 
 

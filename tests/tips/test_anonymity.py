@@ -85,6 +85,9 @@ def test_no_address_reaches_the_database_or_the_logs(caplog, settings, django_ca
     client.post("/tips/follow-up/", {"number": number, "codename": codename})
     client.post("/tips/follow-up/reply/", {"number": number, "codename": codename, "body": "More details."})
     client.get("/tips/no-such-page/")
+    api_receipt = client.post("/api/tips/", {"category": "other", "description": "By the app."})
+    assert api_receipt.status_code == 201
+    client.post("/api/tips/thread/", {"number": api_receipt.json()["number"], "codename": "wrong"})
     assert Tip.objects.filter(number=number, messages__body="More details.").exists()
 
     dump = io.StringIO()
