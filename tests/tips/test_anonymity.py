@@ -171,3 +171,14 @@ def test_the_logging_filter_leaves_other_lines_alone() -> None:
 def test_the_console_handler_carries_the_filter(settings) -> None:
     assert "tip_addresses" in settings.LOGGING["handlers"]["console"]["filters"]
     assert settings.MIDDLEWARE[0] == "tips.middleware.TipAnonymityMiddleware"
+
+
+@pytest.mark.parametrize("logger_name", ["uvicorn.access", "django.server"])
+def test_the_servers_access_lines_go_through_the_filter(logger_name: str) -> None:
+    handlers = logging.getLogger(logger_name).handlers
+    assert handlers and not logging.getLogger(logger_name).propagate
+    args = (f"{CLIENT_ADDRESS}:5", "POST", "/tips/", "1.1", 201)
+    record = logging.LogRecord(logger_name, logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None)
+    for handler in handlers:
+        assert handler.filter(record)
+    assert CLIENT_ADDRESS not in record.getMessage()
