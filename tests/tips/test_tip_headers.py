@@ -37,6 +37,12 @@ ROUTES: dict[str, Callable[[Client], HttpResponse]] = {
     "reply refused": lambda c: c.post("/tips/follow-up/reply/", {"number": NUMBER, "codename": "no", "body": "b"}),
     "not found": lambda c: c.get("/tips/nothing-here/"),
     "wrong method": lambda c: c.delete("/tips/"),
+    "api tip filed": lambda c: c.post("/api/tips/", {"category": "other", "description": "d"}),
+    "api tip refused": lambda c: c.post("/api/tips/", {"category": "nope"}),
+    "api thread": lambda c: c.post("/api/tips/thread/", {"number": NUMBER, "codename": CODENAME}),
+    "api wrong codename": lambda c: c.post("/api/tips/thread/", {"number": NUMBER, "codename": "no"}),
+    "api reply": lambda c: c.post("/api/tips/messages/", {"number": NUMBER, "codename": CODENAME, "body": "b"}),
+    "api wrong method": lambda c: c.get("/api/tips/"),
 }
 
 
