@@ -150,6 +150,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cameras.tasks.evidence_exports_resume",
         "schedule": 300.0,
     },
+    # Tip attachments that could not be stored or processed (storage down) are tried again.
+    "retry-tip-attachments": {
+        "task": "tips.tasks.attachments_retry_task",
+        "schedule": 300.0,
+    },
 }
 
 # Storage: S3 (django-storages) when a bucket is named, local files otherwise.
