@@ -200,6 +200,14 @@
       });
   };
 
+  // From a tip's page (or any place): /police/wall/?place=<lat>,<lng> puts the shared cameras around it up.
+  var place = (new URLSearchParams(location.search).get("place") || "").split(",");
+  var placePanel = document.getElementById("alert-panel");
+  if (place.length === 2 && placePanel && placePanel.dataset.placeNearbyUrl) {
+    wall.fillFromPlace(placePanel.dataset.placeNearbyUrl + "?lat=" + encodeURIComponent(place[0]) +
+      "&lng=" + encodeURIComponent(place[1])).catch(function () { /* the wall stays as it was */ });
+  }
+
   // The crime-center panel: an alert arriving over the socket opens it and brings its cameras up.
   var panel = document.getElementById("alert-panel");
   if (!panel || !window.lanternAlerts) return;

@@ -149,7 +149,7 @@ def test_the_tip_page_lists_shared_cameras_near_its_place(client_for, monitor, a
     page = client_for(monitor).get(reverse("tip_triage:tip_detail", args=[near.pk])).content.decode()
     assert "Front door" in page
     assert f"/police/wall/?add={alice_camera.pk}" in page
-    assert f"/police/nearby.json?lat={site.latitude}" in page
+    assert f"/police/wall/?place={site.latitude},{site.longitude}" in page
 
 
 # ---------------------------------------------------------------- attachments
