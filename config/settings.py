@@ -326,6 +326,8 @@ TIP_MAX_ATTACHMENTS = env.int("LANTERN_TIP_MAX_ATTACHMENTS", default=5)
 TIP_MAX_IMAGE_MB = env.int("LANTERN_TIP_MAX_IMAGE_MB", default=15)
 TIP_MAX_VIDEO_MB = env.int("LANTERN_TIP_MAX_VIDEO_MB", default=200)
 TIP_RATE_PER_HOUR = env.int("LANTERN_TIP_RATE_PER_HOUR", default=10)
+# scrypt's work factor for codename hashes (a power of two; see tips/services.py for why 2**12).
+TIP_CODENAME_SCRYPT_N = env.int("LANTERN_TIP_CODENAME_SCRYPT_N", default=2**12)
 TIP_CODENAME_GUESSES_PER_TIP_PER_HOUR = env.int("LANTERN_TIP_CODENAME_GUESSES_PER_TIP_PER_HOUR", default=5)
 TIP_CODENAME_GUESSES_PER_HOUR = env.int("LANTERN_TIP_CODENAME_GUESSES_PER_HOUR", default=500)
 # Behind a reverse proxy the client is the first X-Forwarded-For entry (used only for the HMAC, then dropped).
