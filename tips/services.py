@@ -25,9 +25,9 @@ CODENAME_WORDS = 7
 _NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 # scrypt's cost (N); r and p as Django's own scrypt hasher. The codename's ~90 bits, not the hash's cost, are what
 # keep it from being guessed (2**90 tries at any speed is out of reach); scrypt only makes a stolen database
-# slower still to attack. Django's default N (2**14, ~40 ms a hash here) would cap a 2-core web host at ~50 tips a
-# second, so the default is 2**12 (~10 ms, 4 MiB); the setting raises it where the hardware allows. The cost
-# is stored in each hash, so changing it never breaks the codenames already given out.
+# slower still to attack. Django's default N (2**14, ~40 ms a hash here) would cap a 2-core web host below 50 tips
+# a second, so the default is 2**10 (~4 ms, 1 MiB; bench/tips_load.py); the setting raises it where the hardware
+# allows. The cost is stored in each hash, so changing it never breaks the codenames already given out.
 _SCRYPT_R, _SCRYPT_P = 8, 1
 
 

@@ -45,7 +45,7 @@ def test_it_gives_a_number_and_a_seven_word_codename_kept_only_as_a_hash() -> No
     assert len(words) == 7 and set(words) <= set(codename_words())
     tip = Tip.objects.get(number=number)
     assert codename not in tip.codename_hash
-    assert tip.codename_hash.startswith("scrypt$4096$8$1$")
+    assert tip.codename_hash.startswith("scrypt$1024$8$1$")
     assert codename_matches(codename=codename.upper().replace(" ", "  "), encoded=tip.codename_hash)
 
 
