@@ -252,10 +252,6 @@ def segments_expired(*, now: datetime) -> QuerySet[Segment]:
     return Segment.objects.filter(expired).exclude(_held_by_evidence()).order_by("ended_at")
 
 
-def segment_held(*, segment: Segment) -> bool:
-    return Segment.objects.filter(pk=segment.pk).filter(_held_by_evidence()).exists()
-
-
 def segments_in_window(*, camera: Camera, since: datetime, until: datetime) -> QuerySet[Segment]:
     return Segment.objects.filter(camera=camera, started_at__lt=until, ended_at__gt=since).order_by("started_at")
 

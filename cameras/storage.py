@@ -126,20 +126,6 @@ def object_exists(*, name: str) -> bool:
         return bool(default_storage.exists(name))
 
 
-def object_metadata(*, name: str) -> dict[str, str]:
-    """The object's user metadata (S3 only; local files keep none)."""
-    if not is_s3():
-        return {}
-    return dict(_head(name).get("Metadata", {}))
-
-
-def object_lock_until(*, name: str) -> datetime | None:
-    """Until when Object Lock keeps the object from being changed or deleted; None when it is not locked."""
-    if not is_s3():
-        return None
-    return _head(name).get("ObjectLockRetainUntilDate")
-
-
 def object_delete(*, name: str) -> None:
     with _unavailable_on_connection_errors():
         default_storage.delete(name)
@@ -228,8 +214,3 @@ def _is_unavailable(error: BaseException) -> bool:
         text = str(error)
         return any(s in text for s in ("Could not connect", "(500)", "(502)", "(503)", "(504)", "Connection"))
     return False
-
-
-def chunks(*, stream: IO[bytes]) -> Iterator[bytes]:
-    while chunk := stream.read(_CHUNK):
-        yield chunk
