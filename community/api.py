@@ -655,12 +655,30 @@ class TransparencyMonthSerializer(serializers.Serializer):
     cameras_enrolled = serializers.IntegerField()
 
 
+class TransparencyTipMonthSerializer(serializers.Serializer):
+    month = serializers.CharField(help_text="YYYY-MM")
+    counts = serializers.ListField(
+        child=serializers.IntegerField(min_value=0),
+        help_text="Tips received this month in each category, in the order of tip_categories.",
+    )
+    total = serializers.IntegerField(
+        min_value=0, help_text="Tips received this month in all categories; merged duplicates are counted once."
+    )
+
+
 class TransparencyReportSerializer(serializers.Serializer):
     generated_at = serializers.DateTimeField()
     partners = serializers.IntegerField()
     cameras_by_mode = serializers.DictField(child=serializers.IntegerField())
     cameras_shared = serializers.IntegerField()
     months = TransparencyMonthSerializer(many=True)
+    tip_categories = serializers.ListField(
+        child=serializers.CharField(), help_text="The tip categories' labels, in the order of each month's counts."
+    )
+    # Counts only: a tip's text, number and place never leave the police pages.
+    tips_by_month = TransparencyTipMonthSerializer(
+        many=True, help_text="Anonymous tips received per month and category, newest month first."
+    )
 
 
 class TransparencyView(APIView):
