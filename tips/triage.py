@@ -6,7 +6,7 @@ Audit events name the tip (its number) and who acted, never what the tip or a me
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -30,6 +30,10 @@ _TRANSITIONS: dict[str, set[str]] = {
 }
 
 
+# The queue's assignment filter: tips assigned to the officer looking, or to nobody yet.
+Assigned = Literal["me", "none"]
+
+
 def _require_police(user: User) -> None:
     if not user.is_active or not user.is_police:
         raise PermissionDenied("Only police monitors triage tips.")
@@ -45,9 +49,11 @@ def tips_for_triage(
     category: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     with_attachments: bool = False,
+    assigned: Assigned | None = None,
 ) -> QuerySet[Tip]:
-    """The queue: tips by state (merged ones only when asked for), category, map area (south, west, north, east)
-    and whether they carry a ready attachment; newest first."""
+    """The queue: tips by state (merged ones only when asked for), category, map area (south, west, north, east),
+    whether they carry a ready attachment, and whom they are assigned to ("me": the user, "none": nobody);
+    newest first."""
     if not getattr(user, "is_police", False):
         return Tip.objects.none()
     tips = Tip.objects.select_related("assigned_to").annotate(
@@ -62,6 +68,13 @@ def tips_for_triage(
     if with_attachments:
         ready = TipAttachment.objects.filter(tip=OuterRef("pk"), state=TipAttachment.State.READY)
         tips = tips.filter(Exists(ready))
+    if assigned == "me":
+        tips = tips.filter(assigned_to_id=user.pk)
+    elif assigned == "none":
+        tips = tips.filter(assigned_to__isnull=True)
+    elif assigned is not None:
+        # Callers validate what people type; anything else here is our bug, not an empty queue to show.
+        raise ValueError(f"assigned must be 'me', 'none' or None, not {assigned!r}")
     return tips.order_by("-created_on", "-id")
 
 

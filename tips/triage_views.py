@@ -26,6 +26,11 @@ class TipFilterForm(forms.Form):
     area = forms.CharField(
         required=False, label="Map area", help_text="south,west,north,east in decimal degrees", max_length=100
     )
+    assigned = forms.ChoiceField(
+        choices=[("", "Anyone or nobody"), ("me", "Me"), ("none", "Nobody yet")],
+        required=False,
+        label="Assigned to",
+    )
     with_attachments = forms.BooleanField(required=False, label="With photos or video")
 
     def clean_area(self) -> tuple[float, float, float, float] | None:
@@ -78,6 +83,7 @@ def tip_queue(request: AuthedRequest) -> HttpResponse:
         category=filters.get("category") or None,
         bbox=filters.get("area"),
         with_attachments=bool(filters.get("with_attachments")),
+        assigned=filters.get("assigned") or None,
     )
     page = Paginator(tips, 50).get_page(request.GET.get("page"))
     return render(request, "tips/triage_queue.html", {"form": form, "page": page})

@@ -93,6 +93,47 @@ def test_the_queue_filters_and_refuses_a_bad_area(client_for, monitor, tip):
     assert client.get(reverse("tip_triage:tip_queue"), {"area": "north pole"}).status_code == 400
 
 
+def test_the_queue_shows_my_tips_or_the_unassigned_ones(client_for, monitor, supervisor, tip):
+    tip.assigned_to = monitor
+    tip.save()
+    make_tip("T-2", assigned_to=supervisor)
+    make_tip("T-3")
+    client = client_for(monitor)
+
+    mine = client.get(reverse("tip_triage:tip_queue"), {"assigned": "me"}).content.decode()
+    assert "T-1" in mine and "T-2" not in mine and "T-3" not in mine
+    nobodys = client.get(reverse("tip_triage:tip_queue"), {"assigned": "none"}).content.decode()
+    assert "T-3" in nobodys and "T-1" not in nobodys and "T-2" not in nobodys
+    everyone = client.get(reverse("tip_triage:tip_queue"), {"assigned": ""}).content.decode()
+    assert "T-1" in everyone and "T-2" in everyone and "T-3" in everyone
+
+
+def test_the_assignment_filter_combines_with_the_category_filter(client_for, monitor, tip):
+    tip.assigned_to = monitor
+    tip.save()
+    make_tip("T-2", category=Tip.Category.DRUGS, assigned_to=monitor)
+    make_tip("T-3", category=Tip.Category.DRUGS)
+    client = client_for(monitor)
+
+    page = client.get(reverse("tip_triage:tip_queue"), {"assigned": "me", "category": "drugs"}).content.decode()
+    assert "T-2" in page and "T-1" not in page and "T-3" not in page
+    page = client.get(reverse("tip_triage:tip_queue"), {"assigned": "none", "category": "theft"}).content.decode()
+    assert "No tips match these filters." in page
+
+
+def test_the_assignment_filter_has_a_label_and_keeps_its_choice(client_for, monitor, tip):
+    page = client_for(monitor).get(reverse("tip_triage:tip_queue"), {"assigned": "none"}).content.decode()
+    assert '<label for="id_assigned">Assigned to</label>' in page
+    assert '<option value="none" selected>Nobody yet</option>' in page
+
+
+def test_an_unknown_assignment_filter_is_400_with_a_message(client_for, monitor, tip):
+    response = client_for(monitor).get(reverse("tip_triage:tip_queue"), {"assigned": "everyone"})
+    assert response.status_code == 400
+    assert "Select a valid choice." in response.content.decode()
+    assert "T-1" not in response.content.decode()
+
+
 # ---------------------------------------------------------------- the forms
 
 
