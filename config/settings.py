@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import environ
 
@@ -240,6 +241,9 @@ DEFAULT_FROM_EMAIL = env.str("LANTERN_DEFAULT_FROM_EMAIL", default="lantern@loca
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]
 TIME_ZONE = "UTC"
+# The agency's own zone: a tipster's "when" is read in it, and tip pages show their times in it.
+AGENCY_TIME_ZONE = env.str("LANTERN_AGENCY_TIME_ZONE", default="America/Detroit")
+ZoneInfo(AGENCY_TIME_ZONE)  # an unknown zone stops the start with a clear error, not the first tip
 USE_I18N = True
 USE_TZ = True
 
@@ -357,19 +361,36 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Who gets an e-mail when a page fails (never for the tip routes: see LOGGING's tip_routes_excluded).
+ADMINS = [("Lantern administrator", address) for address in env.list("LANTERN_ADMINS", default=[])]
+
+# Every handler carries the tip filters: addresses are redacted from anything logged about the tip routes (the
+# servers' access lines included), and error reports by e-mail stay off those routes altogether.
+_TIP_FILTERS = ["tip_addresses"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Redacts addresses from anything logged about the tip routes (server access logs included).
-    "filters": {"tip_addresses": {"()": "tips.middleware.TipAddressFilter"}},
+    "filters": {
+        "tip_addresses": {"()": "tips.middleware.TipAddressFilter"},
+        "tip_routes_excluded": {"()": "tips.middleware.TipRoutesExcluded"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["tip_addresses"]},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": _TIP_FILTERS},
+        "mail_admins": {
+            "level": "ERROR",
+            "class": "django.utils.log.AdminEmailHandler",
+            "filters": ["require_debug_false", "tip_routes_excluded", *_TIP_FILTERS],
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("LANTERN_LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Replaces Django's default handlers for its own loggers (whose mail_admins has no tip filter).
+        "django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
         "axes": {"level": "WARNING"},
-        # The servers' access lines name the client; through the console handler the tip routes' are redacted.
+        # The servers' own lines name the client; through the console handler the tip routes' are redacted.
+        "uvicorn": {"handlers": ["console"], "propagate": False},
         "uvicorn.access": {"handlers": ["console"], "propagate": False},
         "django.server": {"handlers": ["console"], "propagate": False},
     },

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
@@ -104,6 +105,16 @@ class TipForm(forms.Form):
             "Up to 5 files: JPEG, PNG, WebP or HEIC photos, MP4 or MOV videos. Location and camera details are removed."
         ),
     )
+
+    # Drawn when the form is shown: the same form sent twice files one tip (see tips.services.tip_create).
+    submission = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Read in the agency's zone (the tip routes activate it), which the tipster should know.
+        self.fields["occurred_at"].help_text = _("Local time (%(zone)s).") % {
+            "zone": timezone.get_current_timezone_name()
+        }
 
     def clean_attachments(self) -> list[UploadedFile]:
         return _clean_files(self.cleaned_data.get("attachments") or [])

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
-from django.utils import translation
+from django.utils import timezone, translation
 
 # Where a tipster may be: the citizen pages and the tips API (the police triage pages live elsewhere).
 TIP_PATH_PREFIXES = ("/tips/", "/api/tips/")
@@ -51,9 +51,11 @@ def _daily_key() -> bytes:
     name = f"tips:client-key:{now.date().isoformat()}"
     midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     ttl = max(int((midnight - now).total_seconds()), 1)
-    # add() is a no-op when another process made today's key first; everyone then reads the same one.
-    cache.add(name, secrets.token_hex(32), timeout=ttl)
-    key = cache.get(name)
+    key = cache.get(name)  # one round trip on every request but the day's first
+    if key is None:
+        # add() is a no-op when another process made today's key first; everyone then reads the same one.
+        cache.add(name, secrets.token_hex(32), timeout=ttl)
+        key = cache.get(name)
     if key is None:  # evicted between add and get: a new key only resets the rate limit early
         key = secrets.token_hex(32)
         cache.set(name, key, timeout=ttl)
@@ -90,7 +92,8 @@ class TipAnonymityMiddleware:
             request.META["REMOTE_ADDR"] = BLANK_ADDRESS
             self._trust_same_origin_post(request)
             language = self._language(request)
-            with translation.override(language):
+            # The tipster's "when" is read in the agency's zone, and the pages say times in it.
+            with translation.override(language), timezone.override(settings.AGENCY_TIME_ZONE):
                 request.LANGUAGE_CODE = language
                 response = self.get_response(request)
             self._harden(response, language=language)
@@ -151,23 +154,39 @@ def redact_addresses(text: str) -> str:
     return _IPV6_CANDIDATE.sub(_redact_ipv6, _IPV4.sub("[address removed]", text))
 
 
+def _about_tips(record: logging.LogRecord, *, message: str) -> bool:
+    request = getattr(record, "request", None)
+    path = getattr(request, "path_info", None)
+    if in_tip_request.get() or (isinstance(path, str) and is_tip_path(path)):
+        return True
+    return any(prefix in message for prefix in TIP_PATH_PREFIXES)
+
+
+def _message(record: logging.LogRecord) -> str | None:
+    try:
+        return record.getMessage()
+    except Exception:  # a broken format string is the logger's problem, not a reason to drop the line
+        return None
+
+
 class TipAddressFilter(logging.Filter):
     """Redacts addresses from log records about tip routes: access logs written by the server before any
     middleware (uvicorn, runserver) and anything logged while a tip request is handled."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        request = getattr(record, "request", None)
-        path = getattr(request, "path_info", None)
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string is the logger's problem, not a reason to drop it
-            return True
-        about_tips = in_tip_request.get() or (isinstance(path, str) and is_tip_path(path))
-        about_tips = about_tips or any(prefix in message for prefix in TIP_PATH_PREFIXES)
-        if not about_tips:
+        message = _message(record)
+        if message is None or not _about_tips(record, message=message):
             return True
         record.msg = redact_addresses(message)
         record.args = None
-        if request is not None:
+        if getattr(record, "request", None) is not None:
             record.request = None
         return True
+
+
+class TipRoutesExcluded(logging.Filter):
+    """Keeps error reports (the admins' e-mail, with the whole request in it) off the tip routes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = _message(record)
+        return message is not None and not _about_tips(record, message=message)

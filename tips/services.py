@@ -6,11 +6,13 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -33,6 +35,8 @@ _SCRYPT_R, _SCRYPT_P = 8, 1
 
 def _scrypt_n() -> int:
     return int(settings.TIP_CODENAME_SCRYPT_N)
+
+
 # A pin coarsened by the tipster is rounded to this grid (0.005 degrees of latitude is about 550 m).
 COARSE_PRECISION_M = 500
 _COARSE_STEP = Decimal("0.005")
@@ -42,10 +46,19 @@ class TipRateLimited(Exception):
     """Too many tips (or codename tries) from one client or in all this hour."""
 
 
+class TipAlreadySent(Exception):
+    """The same form was sent again (a refresh of the receipt, a second tap): the tip exists already."""
+
+    def __init__(self, *, number: str) -> None:
+        super().__init__(number)
+        self.number = number
+
+
 @dataclass(frozen=True)
 class TipReceipt:
     tip: Tip
     codename: str  # shown to the tipster once; only its hash is kept
+    attachments: list[TipAttachment] = field(default_factory=list)  # in the order sent, refused ones with why
 
 
 @lru_cache(maxsize=1)
@@ -103,11 +116,15 @@ def _hour_bucket() -> str:
 
 def _count(key: str) -> int:
     """Increments an hourly counter in the cache (created at 1 with an hour's life)."""
+    try:
+        return cache.incr(key)  # the common case first: the counter is there
+    except ValueError:
+        pass
     if cache.add(key, 1, timeout=3600):
         return 1
     try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
+        return cache.incr(key)  # another request created it in between
+    except ValueError:  # and it expired at once
         cache.set(key, 1, timeout=3600)
         return 1
 
@@ -152,6 +169,19 @@ def _number_generate() -> str:
     return f"{raw[:4]}-{raw[4:]}"
 
 
+# How long a sent form's token is remembered, so that sending it again files nothing new.
+SUBMISSION_MEMORY_S = 24 * 3600
+
+
+def submission_token() -> str:
+    """A random token for one tip form; it says nothing about who fills it in."""
+    return secrets.token_urlsafe(18)
+
+
+def _submission_key(submission: str) -> str:
+    return f"tips:sent:{hashlib.sha256(submission.encode()).hexdigest()[:32]}"
+
+
 def tip_create(
     *,
     category: str,
@@ -164,8 +194,13 @@ def tip_create(
     coarsen: bool = False,
     language: str = "en",
     files: list[UploadedFile] | None = None,
+    submission: str = "",
 ) -> TipReceipt:
-    """Saves the tip first (nothing else may lose it), then hands any files to the attachment pipeline."""
+    """Saves the tip first (nothing else may lose it), then hands any files to the attachment pipeline.
+
+    `submission` is the form's token: sent again (the receipt refreshed, the button tapped twice), it raises
+    TipAlreadySent with the first tip's number instead of filing the tip twice.
+    """
     if latitude is not None and longitude is not None and coarsen:
         latitude, longitude = _coarsen(latitude), _coarsen(longitude)
         precision: int | None = COARSE_PRECISION_M
@@ -187,19 +222,33 @@ def tip_create(
         language=language,
         codename_hash=codename_hash(codename),
     )
+    number = _number_generate()
+    claim = _submission_key(submission) if submission else None
+    # One round trip claims the token and remembers the number it will file under.
+    if claim is not None and not cache.add(claim, number, timeout=SUBMISSION_MEMORY_S):
+        raise TipAlreadySent(number=str(cache.get(claim) or ""))
+    try:
+        tip = _tip_insert(number=number, fields=fields)
+    except BaseException:
+        if claim is not None:
+            cache.delete(claim)  # nothing was filed: sending the form again must work
+        raise
+    if claim is not None and tip.number != number:
+        cache.set(claim, tip.number, timeout=SUBMISSION_MEMORY_S)
+    attachments = _attachments_accept(tip=tip, files=files, message=None) if files else []
+    return TipReceipt(tip=tip, codename=codename, attachments=attachments)
+
+
+def _tip_insert(*, number: str, fields: Mapping[str, Any]) -> Tip:
     for _ in range(5):
         try:
             # The savepoint lets a rare clash of random numbers be retried inside an outer transaction.
             with transaction.atomic():
-                tip = Tip.objects.create(number=_number_generate(), **fields)
-            break
+                return Tip.objects.create(number=number, **fields)
         except IntegrityError:
-            continue
-    else:  # pragma: no cover - 32**8 numbers; five clashes in a row means something else is wrong
-        raise RuntimeError("could not draw a free tip number")
-    if files:
-        _attachments_accept(tip=tip, files=files, message=None)
-    return TipReceipt(tip=tip, codename=codename)
+            number = _number_generate()
+    # 32**8 numbers; five clashes in a row means something else is wrong.
+    raise RuntimeError("could not draw a free tip number")  # pragma: no cover
 
 
 @transaction.atomic

@@ -103,6 +103,7 @@ def _tip_page(request: AuthedRequest, tip: Tip, *, status: int = 200, **forms_: 
         "duplicates": tip.merged.order_by("id"),
         "next_states": [(state, Tip.State(state).label) for state in triage.tip_next_states(tip=tip)],
         "nearby": nearby,
+        "agency_zone": settings.AGENCY_TIME_ZONE,
         "reply_form": forms_.get("reply_form") or TipBodyForm(prefix="reply"),
         "note_form": forms_.get("note_form") or TipBodyForm(prefix="note"),
         "state_form": forms_.get("state_form") or TipStateForm(),

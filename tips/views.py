@@ -11,7 +11,14 @@ from django.views.decorators.http import require_http_methods
 from tips.forms import CodenameForm, FollowUpForm, TipForm
 from tips.models import Tip
 from tips.selectors import CodenameThrottled, tip_for_codename, tip_thread_for_citizen
-from tips.services import TipRateLimited, tip_create, tip_message_add, tip_rate_check
+from tips.services import (
+    TipAlreadySent,
+    TipRateLimited,
+    submission_token,
+    tip_create,
+    tip_message_add,
+    tip_rate_check,
+)
 
 
 def _lang_query(request: HttpRequest) -> str:
@@ -25,7 +32,10 @@ def _too_many(request: HttpRequest, *, message: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def tip_new(request: HttpRequest) -> HttpResponse:
-    form = TipForm(request.POST or None, request.FILES or None)
+    if request.method == "GET":
+        form = TipForm(initial={"submission": submission_token()})
+    else:
+        form = TipForm(request.POST, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
             tip_rate_check(client_key=request.tip_client_key)  # type: ignore[attr-defined]
@@ -34,20 +44,40 @@ def tip_new(request: HttpRequest) -> HttpResponse:
                 request, message=_("Too many tips were sent from here in the last hour. Please try later.")
             )
         data = form.cleaned_data
-        receipt = tip_create(
-            category=data["category"],
-            description=data["description"],
-            occurred_at=data.get("occurred_at"),
-            occurred_text=data.get("occurred_text", ""),
-            place_text=data.get("place_text", ""),
-            latitude=data.get("latitude"),
-            longitude=data.get("longitude"),
-            coarsen=bool(data.get("coarsen")),
-            language=get_language() or "en",
-            files=data.get("attachments") or [],
-        )
+        files = data.get("attachments") or []
+        try:
+            receipt = tip_create(
+                category=data["category"],
+                description=data["description"],
+                occurred_at=data.get("occurred_at"),
+                occurred_text=data.get("occurred_text", ""),
+                place_text=data.get("place_text", ""),
+                latitude=data.get("latitude"),
+                longitude=data.get("longitude"),
+                coarsen=bool(data.get("coarsen")),
+                language=get_language() or "en",
+                files=files,
+                submission=data.get("submission", ""),
+            )
+        except TipAlreadySent as sent:
+            return render(
+                request,
+                "tips/already_sent.html",
+                {"number": sent.number, "lang_query": _lang_query(request)},
+                status=409,
+            )
         # Rendered, not redirected: the codename is shown this once and nothing else could carry it over.
-        return render(request, "tips/receipt.html", {"tip": receipt.tip, "codename": receipt.codename}, status=201)
+        return render(
+            request,
+            "tips/receipt.html",
+            {
+                "tip": receipt.tip,
+                "codename": receipt.codename,
+                # The file names come from the upload and are shown back, never stored.
+                "files": list(zip([upload.name for upload in files], receipt.attachments, strict=False)),
+            },
+            status=201,
+        )
     return render(
         request, "tips/new.html", {"form": form, "lang_query": _lang_query(request)}, status=400 if form.errors else 200
     )

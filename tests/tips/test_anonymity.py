@@ -182,3 +182,34 @@ def test_the_servers_access_lines_go_through_the_filter(logger_name: str) -> Non
     for handler in handlers:
         assert handler.filter(record)
     assert CLIENT_ADDRESS not in record.getMessage()
+
+
+@pytest.mark.django_db
+def test_a_failing_tip_page_sends_no_error_report_but_other_pages_do(settings, monkeypatch) -> None:
+    from django.core import mail
+
+    import community.selectors
+    import tips.views
+
+    settings.ADMINS = [("Admin", "admin@example.org")]
+
+    def broken(**kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    client = Client(raise_request_exception=False, REMOTE_ADDR=CLIENT_ADDRESS)
+    monkeypatch.setattr(tips.views, "tip_create", broken)
+    failed = client.post("/tips/", {"category": "theft", "description": "Bikes."})
+    assert failed.status_code == 500
+    assert mail.outbox == []  # the report would carry the whole request: none leaves for a tip route
+
+    monkeypatch.setattr(community.selectors, "transparency_report", broken)
+    assert client.get("/transparency/").status_code == 500
+    assert len(mail.outbox) == 1 and "/transparency/" in mail.outbox[0].subject
+
+
+def test_every_handler_carries_the_address_filter(settings) -> None:
+    for name, handler in settings.LOGGING["handlers"].items():
+        assert "tip_addresses" in handler["filters"], name
+    assert "tip_routes_excluded" in settings.LOGGING["handlers"]["mail_admins"]["filters"]
+    for handler in logging.getLogger("django").handlers:
+        assert any(type(f).__name__ == "TipAddressFilter" for f in handler.filters)

@@ -144,3 +144,72 @@ def test_the_spanish_receipt_and_thread_are_translated() -> None:
     assert number
     wrong = client.post("/tips/follow-up/", {"number": number.group(1), "codename": "no"})
     assert "no coinciden" in wrong.content.decode()
+
+
+def _form_submission(client: Client) -> str:
+    token = re.search(r'name="submission" value="([^"]+)"', client.get("/tips/").content.decode())
+    assert token, "the form carries its submission token"
+    return token.group(1)
+
+
+def test_sending_the_same_form_again_files_no_second_tip() -> None:
+    client = Client()
+    submission = _form_submission(client)
+    number, codename = file_tip(client, submission=submission)
+    again = client.post(
+        "/tips/", {"category": "theft", "description": "A man took bikes from the rack.", "submission": submission}
+    )
+    assert again.status_code == 409
+    page = again.content.decode()
+    assert number in page and "already sent" in page
+    assert codename not in page  # shown once, never again
+    assert Tip.objects.count() == 1
+
+
+def test_each_showing_of_the_form_may_file_its_own_tip() -> None:
+    client = Client()
+    first, second = _form_submission(client), _form_submission(client)
+    assert first != second
+    file_tip(client, submission=first)
+    file_tip(client, submission=second)
+    assert Tip.objects.count() == 2
+
+
+def test_a_form_whose_tip_failed_to_save_can_be_sent_again(monkeypatch) -> None:
+    from tips import services
+
+    client = Client(raise_request_exception=False)
+    submission = _form_submission(client)
+    real_insert = services._tip_insert
+
+    def broken(**kwargs: object) -> Tip:
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(services, "_tip_insert", broken)
+    failed = client.post("/tips/", {"category": "theft", "description": "Bikes.", "submission": submission})
+    assert failed.status_code == 500 and not Tip.objects.exists()
+    monkeypatch.setattr(services, "_tip_insert", real_insert)
+    file_tip(client, submission=submission)
+    assert Tip.objects.count() == 1
+
+
+def test_the_receipt_says_which_file_was_refused_and_why() -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    notes = SimpleUploadedFile("notes.txt", b"just some text, not a photo", content_type="text/plain")
+    response = Client().post(
+        "/tips/", {"category": "theft", "description": "Bikes.", "attachments": [notes]}, format="multipart"
+    )
+    assert response.status_code == 201
+    files = re.search(r'<ul id="tip-files">(.*?)</ul>', response.content.decode(), re.S)
+    assert files and "notes.txt" in files.group(1) and "not accepted" in files.group(1)
+    assert "neither" in files.group(1)  # the reason: only photos and videos are taken
+
+
+def test_the_when_is_read_in_the_agencys_time_zone(settings) -> None:
+    settings.AGENCY_TIME_ZONE = "America/Detroit"
+    page = Client().get("/tips/").content.decode()
+    assert "America/Detroit" in page  # the tipster is told which clock the time is on
+    number, _ = file_tip(Client(), occurred_at="2026-07-04T21:30")
+    occurred = Tip.objects.get(number=number).occurred_at
+    assert occurred is not None and occurred.isoformat() == "2026-07-05T01:30:00+00:00"  # EDT is UTC-4

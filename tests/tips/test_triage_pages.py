@@ -231,3 +231,12 @@ def test_the_tipster_reads_the_reply_but_never_the_note_nor_who_wrote(client, cl
     # The tipster of the merged duplicate still reaches their own tip.
     again = client.post(reverse("tips:open"), {"number": duplicate.tip.number, "codename": duplicate.codename})
     assert again.status_code == 200 and "Same van again" in again.content.decode()
+
+
+def test_the_tip_page_says_when_in_the_agencys_time_zone(settings, client_for, monitor):
+    from datetime import UTC, datetime
+
+    settings.AGENCY_TIME_ZONE = "America/Detroit"
+    tip = make_tip(occurred_at=datetime(2026, 7, 5, 1, 30, tzinfo=UTC))
+    page = client_for(monitor).get(reverse("tip_triage:tip_detail", args=[tip.pk])).content.decode()
+    assert "2026-07-04 21:30 EDT" in page
