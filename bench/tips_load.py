@@ -125,8 +125,10 @@ async def _generate(*, host: str, port: int, rate: float, duration_s: float, pho
 
     begin = time.perf_counter() + 0.5
     count = int(rate * duration_s)
+    cpu_before = time.process_time()
     await asyncio.gather(*(one(begin + i / rate) for i in range(count)))
     elapsed = time.perf_counter() - begin
+    generator_cpu = (time.process_time() - cpu_before) / elapsed
     errors = sum(n for status, n in statuses.items() if status != "201")
     return {
         "sent": count,
@@ -136,10 +138,26 @@ async def _generate(*, host: str, port: int, rate: float, duration_s: float, pho
         "p99_ms": round(percentile(latencies, 99), 1),
         "errors": errors,
         "statuses": statuses,
+        "generator_cpu_pct": round(generator_cpu * 100, 1),
     }
 
 
 # ---------------------------------------------------------------- the run
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by a process and its children (uvicorn's workers)."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def _free_port() -> int:
@@ -228,23 +246,30 @@ def main() -> int:
         time.sleep(2)
         print(f"Machine: {machine_description()}; server: uvicorn, 2 workers, PostgreSQL, Redis")
         print(f"{args.duration:g} s per step, open loop")
-        print(f"{'kind':>7} {'rate':>5} | {'achieved':>8} | {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} | errors")
+        print(
+            f"{'kind':>7} {'rate':>5} | {'achieved':>8} | {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} | "
+            "server CPU, load CPU (% of a core) | errors"
+        )
         steps = [("warm-up", 50.0, args.warmup)] if args.warmup > 0 else []
         steps += [(kind, float(r), args.duration) for kind in ("text", "photo") for r in args.rates.split(",")]
         for kind, rate, duration in steps:
             spec = {"host": "127.0.0.1", "port": port, "rate": rate, "duration_s": duration, "photo": kind == "photo"}
+            server_cpu_before, started = _tree_cpu_s(server.pid), time.monotonic()
             out = subprocess.run(
                 [sys.executable, __file__, "--generate", json.dumps(spec)], capture_output=True, text=True, cwd=ROOT
             )
+            server_cpu = (_tree_cpu_s(server.pid) - server_cpu_before) / (time.monotonic() - started)
             if out.returncode != 0:
                 print(out.stderr[-2000:], file=sys.stderr)
                 raise SystemExit("the load generator failed")
             step = json.loads(out.stdout.strip().splitlines()[-1])
+            step["server_cpu_pct"] = round(server_cpu * 100, 1)  # of one core; the machine has two
             if kind != "warm-up":  # the server's first requests (connections, templates, catalogs) are not counted
                 results[f"{kind}_{int(rate)}rps"] = step
             print(
                 f"{kind:>7} {int(rate):>5} | {step['achieved_rps']:>6.1f}/s | {step['p50_ms']:>7.1f} "
-                f"{step['p95_ms']:>7.1f} {step['p99_ms']:>7.1f} | {step['errors']} {step['statuses']}"
+                f"{step['p95_ms']:>7.1f} {step['p99_ms']:>7.1f} | {step['server_cpu_pct']:>5.0f} % "
+                f"{step['generator_cpu_pct']:>5.0f} % | {step['errors']} {step['statuses']}"
             )
             time.sleep(3)
     finally:

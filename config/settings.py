@@ -367,6 +367,7 @@ ADMINS = [("Lantern administrator", address) for address in env.list("LANTERN_AD
 # Every handler carries the tip filters: addresses are redacted from anything logged about the tip routes (the
 # servers' access lines included), and error reports by e-mail stay off those routes altogether.
 _TIP_FILTERS = ["tip_addresses"]
+_LOG_LEVEL = env.str("LANTERN_LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -384,13 +385,14 @@ LOGGING = {
             "filters": ["require_debug_false", "tip_routes_excluded", *_TIP_FILTERS],
         },
     },
-    "root": {"handlers": ["console"], "level": env.str("LANTERN_LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": _LOG_LEVEL},
     "loggers": {
         # Replaces Django's default handlers for its own loggers (whose mail_admins has no tip filter).
         "django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
         "axes": {"level": "WARNING"},
         # The servers' own lines name the client; through the console handler the tip routes' are redacted.
-        "uvicorn": {"handlers": ["console"], "propagate": False},
+        # Its children (uvicorn.error) inherit this level: LANTERN_LOG_LEVEL rules the server's lines too.
+        "uvicorn": {"handlers": ["console"], "level": _LOG_LEVEL, "propagate": False},
         "uvicorn.access": {"handlers": ["console"], "propagate": False},
         "django.server": {"handlers": ["console"], "propagate": False},
     },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import get_language
@@ -79,8 +80,18 @@ def tip_new(request: HttpRequest) -> HttpResponse:
             status=201,
         )
     return render(
-        request, "tips/new.html", {"form": form, "lang_query": _lang_query(request)}, status=400 if form.errors else 200
+        request,
+        "tips/new.html",
+        {"form": form, "lang_query": _lang_query(request), "tile_url": _own_tile_url()},
+        status=400 if form.errors else 200,
     )
+
+
+def _own_tile_url() -> str:
+    # A map on the tip form only when its tiles come from this site: another tile server would see every
+    # tipster's address and where they looked (and the tip pages' CSP would block it anyway).
+    url = str(settings.MAP_TILE_URL)
+    return url if url.startswith("/") and not url.startswith("//") else ""
 
 
 def _thread(request: HttpRequest, *, tip: Tip, codename: str, form: FollowUpForm | None = None) -> HttpResponse:

@@ -69,3 +69,38 @@ def test_a_tip_from_a_phone_keeps_no_exif_and_the_tipster_reads_and_answers_the_
         page.locator("button[type=submit]").click()
     expect(page.locator("body")).to_contain_text("Towards the river")
     assert TipMessage.objects.filter(tip=tip, author_kind="citizen", body__contains="Towards the river").exists()
+
+
+def test_the_phone_places_the_pin_where_it_is_and_the_tip_keeps_it_blurred(asgi_server, open_context) -> None:
+    _, page, _ = open_context(
+        **PHONE, geolocation={"latitude": 42.331427, "longitude": -83.045754}, permissions=["geolocation"]
+    )
+    page.goto(f"{asgi_server.url}/tips/")
+    page.locator("label", has_text="Vandalism").first.click()
+    page.fill("#id_description", "Someone sprayed the bus shelter.")
+    page.locator("#use-location").click()
+    expect(page.locator("#id_latitude")).to_have_value("42.331427")
+    expect(page.locator("#id_longitude")).to_have_value("-83.045754")
+    expect(page.locator("#id_coarsen")).to_be_checked()  # blurred unless the tipster says otherwise
+    with page.expect_navigation():
+        page.locator("button[type=submit]").click()
+    tip = Tip.objects.get(number=page.locator("#tip-number").inner_text())
+    assert (str(tip.latitude), str(tip.longitude), tip.place_precision_m) == ("42.330000", "-83.045000", 500)
+
+
+def test_a_phone_without_javascript_files_a_tip(asgi_server, open_context) -> None:
+    _, page, _ = open_context(**PHONE, java_script_enabled=False)
+    page.goto(f"{asgi_server.url}/tips/")
+    expect(page.locator("#use-location")).to_be_hidden()  # it could do nothing without the script
+    page.locator("label", has_text="Drugs").first.click()
+    page.fill("#id_description", "Dealing from the corner store's back door every evening.")
+    page.fill("#id_latitude", "42.3401")
+    page.fill("#id_longitude", "-83.0552")
+    with page.expect_navigation():
+        page.locator("button[type=submit]").click()
+    assert len(page.locator("#tip-codename").inner_text().split()) == 7
+    # Refreshing the receipt sends the form again: it files nothing new.
+    with page.expect_navigation():
+        page.reload()
+    expect(page.locator("h1")).to_contain_text("already sent")
+    assert Tip.objects.filter(category=Tip.Category.DRUGS).count() == 1

@@ -32,11 +32,22 @@ def file_tip(client: Client, **extra: str) -> tuple[str, str]:
     return number.group(1), codename.group(1)
 
 
-def test_it_shows_the_form_without_javascript() -> None:
+def test_the_form_needs_no_javascript() -> None:
     page = Client().get("/tips/").content.decode()
-    assert "<script" not in page
-    assert 'for="id_description"' in page
+    assert 'for="id_description"' in page and 'for="id_latitude"' in page
     assert "<legend>" in page
+    # The only script is our own place picker; its button stays hidden unless the script shows it.
+    assert re.findall(r'<script src="([^"]+)"', page) == ["/static/js/site_picker.js"]
+    assert re.search(r'<button type="button" id="use-location"[^>]* hidden', page)
+
+
+def test_the_form_shows_a_map_only_with_tiles_from_this_site(settings) -> None:
+    settings.MAP_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    page = Client().get("/tips/").content.decode()
+    assert "openstreetmap" not in page and 'id="site-map"' not in page and "leaflet" not in page
+    settings.MAP_TILE_URL = "/tiles/{z}/{x}/{y}.png"
+    page = Client().get("/tips/").content.decode()
+    assert 'data-tile-url="/tiles/{z}/{x}/{y}.png"' in page and "leaflet.js" in page
 
 
 def test_it_gives_a_number_and_a_seven_word_codename_kept_only_as_a_hash() -> None:
@@ -133,6 +144,7 @@ def test_the_spanish_pages_are_translated() -> None:
     page = Client().get("/tips/?lang=es").content.decode()
     assert "Enviar un aviso anónimo" in page
     assert "¿Qué pasó?" in page and "Violencia o amenaza" in page
+    assert "Usar mi ubicación actual" in page and "Hora local (America/Detroit)." in page
     assert "What happened?" not in page
 
 
