@@ -289,7 +289,7 @@ def main() -> int:
         **{
             f"{name}_{key}": step[key]
             for name, step in results.items()
-            for key in ("p50_ms", "p95_ms", "p99_ms", "errors", "achieved_rps")
+            for key in ("p50_ms", "p95_ms", "p99_ms", "errors", "achieved_rps", "server_cpu_pct")
         },
     }
     print(json.dumps(summary))

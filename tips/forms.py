@@ -142,6 +142,7 @@ class FollowUpForm(CodenameForm):
     number = forms.CharField(max_length=16, widget=forms.HiddenInput)
     codename = forms.CharField(max_length=200, widget=forms.HiddenInput)
     body = forms.CharField(label=_("Your message"), max_length=5000, widget=forms.Textarea(attrs={"rows": 5}))
+    submission = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)  # as on TipForm
     attachments = MultipleFileField(label=_("Photos or videos (optional)"), required=False)
 
     def clean_attachments(self) -> list[UploadedFile]:

@@ -182,6 +182,23 @@ def _submission_key(submission: str) -> str:
     return f"tips:sent:{hashlib.sha256(submission.encode()).hexdigest()[:32]}"
 
 
+def _submission_claim(*, submission: str, value: str) -> str | None:
+    """Claims a form's token in one round trip, remembering `value` with it: None the first time (or when the
+    form carried no token), otherwise the value the first claim remembered."""
+    if not submission:
+        return None
+    key = _submission_key(submission)
+    if cache.add(key, value, timeout=SUBMISSION_MEMORY_S):
+        return None
+    return str(cache.get(key) or "")
+
+
+def _submission_release(*, submission: str) -> None:
+    # Nothing was saved: sending the same form again must work.
+    if submission:
+        cache.delete(_submission_key(submission))
+
+
 def tip_create(
     *,
     category: str,
@@ -223,18 +240,16 @@ def tip_create(
         codename_hash=codename_hash(codename),
     )
     number = _number_generate()
-    claim = _submission_key(submission) if submission else None
-    # One round trip claims the token and remembers the number it will file under.
-    if claim is not None and not cache.add(claim, number, timeout=SUBMISSION_MEMORY_S):
-        raise TipAlreadySent(number=str(cache.get(claim) or ""))
+    earlier = _submission_claim(submission=submission, value=number)  # remembers the number it files under
+    if earlier is not None:
+        raise TipAlreadySent(number=earlier)
     try:
         tip = _tip_insert(number=number, fields=fields)
     except BaseException:
-        if claim is not None:
-            cache.delete(claim)  # nothing was filed: sending the form again must work
+        _submission_release(submission=submission)
         raise
-    if claim is not None and tip.number != number:
-        cache.set(claim, tip.number, timeout=SUBMISSION_MEMORY_S)
+    if submission and tip.number != number:  # the drawn number was taken; remember the one used
+        cache.set(_submission_key(submission), tip.number, timeout=SUBMISSION_MEMORY_S)
     attachments = _attachments_accept(tip=tip, files=files, message=None) if files else []
     return TipReceipt(tip=tip, codename=codename, attachments=attachments)
 
@@ -251,13 +266,22 @@ def _tip_insert(*, number: str, fields: Mapping[str, Any]) -> Tip:
     raise RuntimeError("could not draw a free tip number")  # pragma: no cover
 
 
-@transaction.atomic
-def tip_message_add(*, tip: Tip, body: str, files: list[UploadedFile] | None = None) -> TipMessage:
-    """The tipster's follow-up on their own tip (the caller has checked the codename)."""
-    message = TipMessage.objects.create(tip=tip, author_kind=TipMessage.Author.CITIZEN, body=body)
-    Tip.objects.filter(pk=tip.pk).update(has_unread_from_citizen=True)
-    if files:
-        _attachments_accept(tip=tip, files=files, message=message)
+def tip_message_add(
+    *, tip: Tip, body: str, files: list[UploadedFile] | None = None, submission: str = ""
+) -> TipMessage | None:
+    """The tipster's follow-up on their own tip (the caller has checked the codename). The same reply form sent
+    again (the thread refreshed after sending) adds nothing and returns None."""
+    if _submission_claim(submission=submission, value=tip.number) is not None:
+        return None
+    try:
+        with transaction.atomic():
+            message = TipMessage.objects.create(tip=tip, author_kind=TipMessage.Author.CITIZEN, body=body)
+            Tip.objects.filter(pk=tip.pk).update(has_unread_from_citizen=True)
+            if files:
+                _attachments_accept(tip=tip, files=files, message=message)
+    except BaseException:
+        _submission_release(submission=submission)
+        raise
     return message
 
 

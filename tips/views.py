@@ -95,7 +95,7 @@ def _own_tile_url() -> str:
 
 
 def _thread(request: HttpRequest, *, tip: Tip, codename: str, form: FollowUpForm | None = None) -> HttpResponse:
-    form = form or FollowUpForm(initial={"number": tip.number, "codename": codename})
+    form = form or FollowUpForm(initial={"number": tip.number, "codename": codename, "submission": submission_token()})
     return render(
         request,
         "tips/thread.html",
@@ -144,5 +144,10 @@ def tip_reply(request: HttpRequest) -> HttpResponse:
         return _not_found(request, CodenameForm(request.POST))
     if not form.is_valid():
         return _thread(request, tip=tip, codename=codename, form=form)  # type: ignore[arg-type]
-    tip_message_add(tip=tip, body=form.cleaned_data["body"], files=form.cleaned_data.get("attachments") or [])
+    tip_message_add(
+        tip=tip,
+        body=form.cleaned_data["body"],
+        files=form.cleaned_data.get("attachments") or [],
+        submission=form.cleaned_data.get("submission", ""),
+    )
     return _thread(request, tip=tip, codename=codename)

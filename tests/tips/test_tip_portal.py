@@ -225,3 +225,16 @@ def test_the_when_is_read_in_the_agencys_time_zone(settings) -> None:
     number, _ = file_tip(Client(), occurred_at="2026-07-04T21:30")
     occurred = Tip.objects.get(number=number).occurred_at
     assert occurred is not None and occurred.isoformat() == "2026-07-05T01:30:00+00:00"  # EDT is UTC-4
+
+
+def test_sending_the_same_reply_again_adds_no_second_message() -> None:
+    client = Client()
+    number, codename = file_tip(client)
+    thread = client.post("/tips/follow-up/", {"number": number, "codename": codename}).content.decode()
+    token = re.search(r'name="submission" value="([^"]+)"', thread)
+    assert token, "the reply form carries its submission token"
+    reply = {"number": number, "codename": codename, "body": "It was a red van.", "submission": token.group(1)}
+    first, again = client.post("/tips/follow-up/reply/", reply), client.post("/tips/follow-up/reply/", reply)
+    assert first.status_code == again.status_code == 200
+    assert again.content.decode().count("It was a red van.") == 1
+    assert TipMessage.objects.filter(body="It was a red van.").count() == 1
