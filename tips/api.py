@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from tips.forms import CATEGORY_CHOICES
 from tips.models import Tip, TipMessage
 from tips.selectors import CodenameThrottled, tip_for_codename, tip_thread_for_citizen
-from tips.services import TipRateLimited, tip_create, tip_message_add, tip_rate_check
+from tips.services import TipAlreadySent, TipRateLimited, tip_create, tip_message_add, tip_rate_check
 
 
 class TipCreateSerializer(serializers.Serializer):
@@ -32,6 +32,13 @@ class TipCreateSerializer(serializers.Serializer):
         max_digits=9, decimal_places=6, min_value=-180, max_value=180, required=False, allow_null=True
     )
     coarsen = serializers.BooleanField(required=False, default=False)
+    submission = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A random token the app draws once per tip; the same token sent again files nothing new (409).",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if (attrs.get("latitude") is None) != (attrs.get("longitude") is None):
@@ -82,6 +89,10 @@ class DetailSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
+class AlreadySentSerializer(DetailSerializer):
+    number = serializers.CharField(help_text="The tip this token filed (its codename is not shown again).")
+
+
 # DRF's validation errors: a message list per field.
 _INVALID = OpenApiResponse(description="Invalid fields, each with its messages.")
 _NOT_FOUND = {"detail": "That tip number and codename do not match."}
@@ -100,6 +111,7 @@ class TipCreateView(_CitizenAPIView):
         responses={
             201: TipReceiptSerializer,
             400: _INVALID,
+            409: AlreadySentSerializer,
             429: DetailSerializer,
         },
         summary="File an anonymous tip",
@@ -112,17 +124,22 @@ class TipCreateView(_CitizenAPIView):
         except TipRateLimited:
             return Response({"detail": "Too many tips from here this hour."}, status=status.HTTP_429_TOO_MANY_REQUESTS)
         data = incoming.validated_data
-        receipt = tip_create(
-            category=data["category"],
-            description=data["description"],
-            occurred_at=data.get("occurred_at"),
-            occurred_text=data.get("occurred_text", ""),
-            place_text=data.get("place_text", ""),
-            latitude=data.get("latitude"),
-            longitude=data.get("longitude"),
-            coarsen=data.get("coarsen", False),
-            language=get_language() or "en",
-        )
+        try:
+            receipt = tip_create(
+                category=data["category"],
+                description=data["description"],
+                occurred_at=data.get("occurred_at"),
+                occurred_text=data.get("occurred_text", ""),
+                place_text=data.get("place_text", ""),
+                latitude=data.get("latitude"),
+                longitude=data.get("longitude"),
+                coarsen=data.get("coarsen", False),
+                language=get_language() or "en",
+                submission=data.get("submission", ""),
+            )
+        except TipAlreadySent as sent:
+            body = {"detail": "This tip was already sent.", "number": sent.number}
+            return Response(AlreadySentSerializer(body).data, status=status.HTTP_409_CONFLICT)
         return Response(
             TipReceiptSerializer({"number": receipt.tip.number, "codename": receipt.codename}).data,
             status=status.HTTP_201_CREATED,

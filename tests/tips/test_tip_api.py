@@ -44,6 +44,21 @@ def test_a_tip_filed_through_the_api_gets_a_number_and_codename() -> None:
     assert tip.place_precision_m == 500 and receipt["codename"] not in tip.codename_hash
 
 
+def test_the_same_submission_token_files_one_tip() -> None:
+    client = APIClient()
+    receipt = _file(client, submission="app-drawn-token-1")
+    again = client.post(
+        "/api/tips/",
+        {"category": "theft", "description": "Bikes taken.", "submission": "app-drawn-token-1"},
+        format="json",
+    )
+    assert again.status_code == 409
+    assert again.json() == {"detail": "This tip was already sent.", "number": receipt["number"]}
+    assert Tip.objects.count() == 1
+    _file(client, submission="app-drawn-token-2")  # another token, another tip
+    assert Tip.objects.count() == 2
+
+
 def test_the_codename_reads_and_answers_its_own_thread_only() -> None:
     client = APIClient()
     first, second = _file(client), _file(client, description="Second tip")
