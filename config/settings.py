@@ -388,7 +388,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": _LOG_LEVEL},
     "loggers": {
         # Replaces Django's default handlers for its own loggers (whose mail_admins has no tip filter).
-        "django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
+        "django": {"handlers": ["mail_admins"], "level": _LOG_LEVEL, "propagate": True},
         "axes": {"level": "WARNING"},
         # The servers' own lines name the client; through the console handler the tip routes' are redacted.
         # Its children (uvicorn.error) inherit this level: LANTERN_LOG_LEVEL rules the server's lines too.
