@@ -17,6 +17,7 @@ import io
 import json
 import os
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -72,11 +73,14 @@ def _multipart(fields: dict[str, str], *, photo: bytes | None) -> tuple[bytes, s
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
-async def _exchange(host: str, port: int, request: bytes) -> tuple[int, bytes, bytes]:
+_SUBMISSION_STAND_IN = b"S" * 24  # as long as secrets.token_urlsafe(18)
+
+
+async def _exchange(host: str, port: int, request: list[bytes]) -> tuple[int, bytes, bytes]:
     """One request on its own connection (each tipster is another phone), read to the server's close."""
     reader, writer = await asyncio.open_connection(host, port)
     try:
-        writer.write(request)
+        writer.writelines(request)
         await writer.drain()
         response = await reader.read(-1)
     finally:
@@ -90,7 +94,7 @@ async def _generate(*, host: str, port: int, rate: float, duration_s: float, pho
     # the server, and an HTTP library's per-request work (httpx: most of a core at 100/s) would be measured as
     # the server's latency.
     status, head, body = await _exchange(
-        host, port, f"GET /tips/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+        host, port, [f"GET /tips/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()]
     )
     token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body)
     cookie = re.search(rb"csrftoken=([^;]+)", head)
@@ -101,6 +105,9 @@ async def _generate(*, host: str, port: int, rate: float, duration_s: float, pho
         "description": "A man took a bike from the rack outside the library and rode north.",
         "occurred_text": "this morning",
         "place_text": "Woodward Ave",
+        # Each tipster's form has its own once-only token (drawn when the page is shown); a stand-in of the
+        # same length is swapped for a fresh one on every request.
+        "submission": _SUBMISSION_STAND_IN.decode(),
     }
     payload, content_type = _multipart(fields, photo=photo_2mb() if photo else None)
     request = (
@@ -108,6 +115,7 @@ async def _generate(*, host: str, port: int, rate: float, duration_s: float, pho
         f"Cookie: csrftoken={cookie.group(1).decode()}\r\nContent-Type: {content_type}\r\n"
         f"Content-Length: {len(payload)}\r\n\r\n"
     ).encode() + payload
+    before_token, after_token = request.split(_SUBMISSION_STAND_IN)
     latencies: list[float] = []
     statuses: dict[str, int] = {}
 
@@ -115,7 +123,8 @@ async def _generate(*, host: str, port: int, rate: float, duration_s: float, pho
         await asyncio.sleep(max(0.0, at - time.perf_counter()))
         started = time.perf_counter()
         try:
-            code, _, reply = await asyncio.wait_for(_exchange(host, port, request), timeout=30)
+            parts = [before_token, secrets.token_urlsafe(18).encode(), after_token]
+            code, _, reply = await asyncio.wait_for(_exchange(host, port, parts), timeout=30)
             ok = code == 201 and b"tip-codename" in reply
             key = str(code) if ok else f"{code} (not a receipt)"
         except (OSError, TimeoutError, ValueError, IndexError) as error:
