@@ -3,9 +3,11 @@
 The ASGI server (uvicorn, 2 workers, the deployment's settings: PostgreSQL, Redis for the cache and broker) runs
 in its own processes; the load comes from another process, open loop: each request leaves at its scheduled time
 whether or not earlier ones have been answered, so a slow server shows as latency, not as a lower rate. Each
-submission is the real form: multipart POST with the CSRF cookie and token from one GET of the form. The
-submission rate limit is raised for the run (every request comes from one address here). Attachments are stored
-raw and queued for the worker, as in production; no worker runs, so scrubbing is not in the figures.
+submission is the real form: multipart POST with the CSRF cookie and token from one GET of the form and a fresh
+once-only submission token, on its own connection. The server runs as deployed (DEBUG off, collected static) and
+is warmed first (--warmup seconds at 50/s, not counted). The submission rate limit is raised for the run (every
+request comes from one address here). Attachments are stored raw and queued for the worker, as in production; no
+worker runs, so scrubbing is not in the figures. Needs PostgreSQL and Redis on loopback.
 Goal: no errors and p99 under 200 ms for text tips at 100/s.
 """
 
