@@ -188,5 +188,5 @@ class TipRoutesExcluded(logging.Filter):
     """Keeps error reports (the admins' e-mail, with the whole request in it) off the tip routes."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = _message(record)
-        return message is not None and not _about_tips(record, message=message)
+        # A line whose format is broken is still judged by its request and the context it was logged in.
+        return not _about_tips(record, message=_message(record) or "")

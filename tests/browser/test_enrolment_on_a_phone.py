@@ -59,13 +59,13 @@ def test_a_new_owner_enrols_a_camera_on_a_phone(live_server, phone, simulator, t
     page.tap("button.primary")
 
     page.wait_for_url("**/sites/new/")
-    expect(page.locator("#site-map.leaflet-container")).to_be_visible()
+    expect(page.locator("#place-map.leaflet-container")).to_be_visible()
     page.fill("#id_name", "Gratiot Avenue")
     page.fill("#id_address", "4000 Gratiot Ave, Detroit, MI")
     expect(page.locator("#id_latitude")).to_have_value("")
     # A tap off-centre, so the coordinates cannot be the map's starting centre by accident.
-    page.locator("#site-map").tap(position={"x": 250, "y": 90})
-    expect(page.locator("#site-map .leaflet-marker-icon")).to_be_visible()
+    page.locator("#place-map").tap(position={"x": 250, "y": 90})
+    expect(page.locator("#place-map .leaflet-marker-icon")).to_be_visible()
     latitude = float(page.input_value("#id_latitude"))
     longitude = float(page.input_value("#id_longitude"))
     assert 42.2 < latitude < 42.5 and -83.3 < longitude < -82.8, (latitude, longitude)

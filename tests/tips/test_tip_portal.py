@@ -37,14 +37,14 @@ def test_the_form_needs_no_javascript() -> None:
     assert 'for="id_description"' in page and 'for="id_latitude"' in page
     assert "<legend>" in page
     # The only script is our own place picker; its button stays hidden unless the script shows it.
-    assert re.findall(r'<script src="([^"]+)"', page) == ["/static/js/site_picker.js"]
+    assert re.findall(r'<script src="([^"]+)"', page) == ["/static/js/place_picker.js"]
     assert re.search(r'<button type="button" id="use-location"[^>]* hidden', page)
 
 
 def test_the_form_shows_a_map_only_with_tiles_from_this_site(settings) -> None:
     settings.MAP_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     page = Client().get("/tips/").content.decode()
-    assert "openstreetmap" not in page and 'id="site-map"' not in page and "leaflet" not in page
+    assert "openstreetmap" not in page and 'id="place-map"' not in page and "leaflet" not in page
     settings.MAP_TILE_URL = "/tiles/{z}/{x}/{y}.png"
     page = Client().get("/tips/").content.decode()
     assert 'data-tile-url="/tiles/{z}/{x}/{y}.png"' in page and "leaflet.js" in page

@@ -3,7 +3,7 @@
 // (coordinates can always be typed), and without a map (the tip form shows none unless tiles are our own).
 (function () {
   "use strict";
-  var el = document.getElementById("site-map");
+  var el = document.getElementById("place-map");
   var lat = document.getElementById("id_latitude");
   var lng = document.getElementById("id_longitude");
   if (!lat || !lng) return;
