@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.db.models.functions import Lower
 
 from community.models import Business, SharingAgreement, Site
@@ -87,12 +91,23 @@ class LiveSession(models.Model):
     relay_id = models.CharField(max_length=64)
     started_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # Set when the viewer's ICE and DTLS connected: a session that never connects watched nothing.
+    connected_at = models.DateTimeField(null=True, blank=True)
+    # The last time its relay reported holding it; bytes_sent is what the relay had sent by then.
+    last_seen_at = models.DateTimeField(null=True, blank=True)
     bytes_sent = models.BigIntegerField(default=0)
     end_reason = models.CharField(max_length=255, blank=True)
+    # Closed without its relay seeing it end (the relay stopped reporting it): ended_at is the last time
+    # it was seen and bytes_sent the last report, so the owner's log says so instead of guessing.
+    ended_unseen = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-started_at"]
-        indexes = [models.Index(fields=["viewer", "ended_at"]), models.Index(fields=["camera", "ended_at"])]
+        indexes = [
+            models.Index(fields=["viewer", "ended_at"]),
+            models.Index(fields=["camera", "ended_at"]),
+            models.Index(fields=["relay_id", "ended_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.viewer} on {self.camera}"
@@ -104,6 +119,20 @@ class LiveSession(models.Model):
     @property
     def duration_s(self) -> int | None:
         return int((self.ended_at - self.started_at).total_seconds()) if self.ended_at else None
+
+    @property
+    def watching_now(self) -> bool:
+        """Open, connected, and reported by its relay recently: what the owner's log may call "watching now"."""
+        if self.ended_at is not None or self.connected_at is None or self.last_seen_at is None:
+            return False
+        return self.last_seen_at >= timezone.now() - timedelta(seconds=settings.LIVE_STALE_S)
+
+    @property
+    def connecting(self) -> bool:
+        """Open and not connected yet, within the time a viewer has to connect."""
+        if self.ended_at is not None or self.connected_at is not None:
+            return False
+        return self.started_at >= timezone.now() - timedelta(seconds=settings.LIVE_CONNECT_TIMEOUT_S)
 
 
 class MonitorWall(models.Model):
