@@ -160,6 +160,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cameras.tasks.evidence_exports_resume",
         "schedule": 300.0,
     },
+    # Live sessions whose relay died without closing them stop locking their viewer out.
+    "sweep-stale-live-sessions": {
+        "task": "cameras.tasks.live_sessions_sweep_task",
+        "schedule": 60.0,
+    },
     # Tip attachments that could not be stored or processed (storage down) are tried again.
     "retry-tip-attachments": {
         "task": "tips.tasks.attachments_retry_task",
@@ -293,6 +298,12 @@ RELAY_HEARTBEAT_S = env.float("LANTERN_RELAY_HEARTBEAT_S", default=2.0)
 LIVE_MAX_SESSIONS_PER_VIEWER = env.int("LANTERN_LIVE_MAX_SESSIONS_PER_VIEWER", default=16)
 # How often open sessions are re-checked against the terms (schedule windows, alarm windows).
 LIVE_RECHECK_S = env.float("LANTERN_LIVE_RECHECK_S", default=2.0)
+# Each relay reports its open sessions (connected, bytes so far) this often, in one query; a session not
+# reported for LIVE_STALE_S is closed by the beat sweep, and one not connected within
+# LIVE_CONNECT_TIMEOUT_S is ended by its relay (and stops counting towards the per-viewer cap).
+LIVE_REPORT_S = env.float("LANTERN_LIVE_REPORT_S", default=10.0)
+LIVE_STALE_S = env.float("LANTERN_LIVE_STALE_S", default=60.0)
+LIVE_CONNECT_TIMEOUT_S = env.float("LANTERN_LIVE_CONNECT_TIMEOUT_S", default=30.0)
 STUN_URLS = env.list("LANTERN_STUN_URLS", default=[])
 TURN_URLS = env.list("LANTERN_TURN_URLS", default=[])
 # coturn's static-auth-secret: time-limited TURN credentials are derived from it per viewer.
