@@ -12,27 +12,37 @@ from django.db.models import Count, Q, QuerySet
 from alerts.models import Alert, Detection, Rule, SensorSource
 from cameras.models import Camera
 from cameras.selectors import camera_editable_by, cameras_visible_to
+from cameras.shared_moments import moments_shared_with_q
 from community.models import User
 from community.selectors import AnyUser, owned_business_ids
 
 _EARTH_RADIUS_M = 6_371_000.0
 
 
+# Alerts about a camera rather than drawn from its picture: they show no footage.
+_ALERT_KINDS_WITHOUT_FOOTAGE = (Alert.Kind.OFFLINE, Alert.Kind.EXTERNAL)
+
+
 def alerts_visible_to(user: AnyUser) -> QuerySet[Alert]:
     """Owners: alerts of their cameras and sensors. Police: alerts of the cameras they may see, and sensor
-    events with no camera (a city's gunshot detection). Supervisors: all."""
+    events with no camera (a city's gunshot detection); supervisors those of every camera. An alert drawn from
+    video (with its crop) only when that moment was shared with police, as playback decides."""
     qs = Alert.objects.select_related("camera", "camera__site", "rule", "source")
     if not user.is_authenticated or not user.is_active:
         return qs.none()
     assert isinstance(user, User)
-    if user.is_supervisor:
-        return qs
     if user.is_owner:
         businesses = owned_business_ids(user)
         return qs.filter(Q(camera__business_id__in=businesses) | Q(source__business_id__in=businesses))
+    if not user.is_police:
+        return qs.none()
     if user.is_monitor:
-        return qs.filter(Q(camera__in=cameras_visible_to(user)) | Q(camera__isnull=True, source__business__isnull=True))
-    return qs.none()
+        qs = qs.filter(Q(camera__in=cameras_visible_to(user)) | Q(camera__isnull=True, source__business__isnull=True))
+    return qs.filter(
+        Q(camera__isnull=True)
+        | Q(kind__in=_ALERT_KINDS_WITHOUT_FOOTAGE)
+        | moments_shared_with_q(user=user, at_field="occurred_at")
+    )
 
 
 def alert_visible_to(*, alert_id: int, user: AnyUser) -> Alert | None:
@@ -96,6 +106,13 @@ def alert_heatmap(*, user: AnyUser, since: datetime, until: datetime) -> list[li
     return [[float(r["latitude"] or 0), float(r["longitude"] or 0), r["count"]] for r in rows]
 
 
+def detections_visible_to(user: AnyUser) -> QuerySet[Detection]:
+    """Detections on the cameras this person may see, at the moments that were shared with them."""
+    return Detection.objects.filter(camera__in=cameras_visible_to(user)).filter(
+        moments_shared_with_q(user=user, at_field="at")
+    )
+
+
 def detections_search(
     *,
     user: AnyUser,
@@ -105,8 +122,9 @@ def detections_search(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> QuerySet[Detection]:
-    """Detections on cameras this person may see, by class, camera, map area (south, west, north, east) and time."""
-    qs = Detection.objects.filter(camera__in=cameras_visible_to(user)).select_related("camera", "camera__site")
+    """Detections on cameras this person may see, at moments shared with them, by class, camera, map area
+    (south, west, north, east) and time."""
+    qs = detections_visible_to(user).select_related("camera", "camera__site")
     if classes:
         qs = qs.filter(object_class__in=classes)
     if camera_ids:

@@ -52,10 +52,7 @@ def _get_camera_for_rules(request: HttpRequest, camera_id: int) -> Camera:
 
 
 def _get_detection_for_viewer(request: HttpRequest, detection_id: int) -> Detection:
-    detection = get_object_or_404(Detection.objects.select_related("camera"), pk=detection_id)
-    if not cameras_visible_to(request.user).filter(pk=detection.camera_id).exists():
-        raise Http404
-    return detection
+    return get_object_or_404(selectors.detections_visible_to(request.user).select_related("camera"), pk=detection_id)
 
 
 # ---------------------------------------------------------------- alert list and page

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from cameras import selectors, services
 from cameras.forms import recordings_window, recordings_window_error
 from cameras.models import Camera, EvidenceItem, EvidenceRequest
+from cameras.shared_moments import moment_shared_with
 from cameras.views import recordings_playlist
 from community.api import (
     ApiViewSet,
@@ -334,6 +335,9 @@ class CameraViewSet(ApiViewSet):
         camera = get_camera_for_viewer(self.user, pk)
         if not camera.snapshot:
             raise exceptions.NotFound("This camera has no snapshot yet.")
+        if not moment_shared_with(camera=camera, user=self.user, at=camera.snapshot_at):
+            # Taken when the owner did not share the camera live: police see no more of it than live view.
+            raise exceptions.NotFound("This camera has no snapshot you may see.")
         try:
             image = camera.snapshot.open("rb")
         except FileNotFoundError:

@@ -44,6 +44,7 @@ from cameras.forms import (
 from cameras.live import live_ice_servers_for_browser
 from cameras.models import Camera, EvidenceRequest
 from cameras.selectors import PlaybackDecision
+from cameras.shared_moments import moment_shared_with
 from cameras.storage import object_open, object_url, signed_link_target
 from community.forms import add_service_errors
 from community.models import Business, SharingAgreement, User
@@ -204,16 +205,20 @@ def police_camera_detail(request: AuthedRequest, camera_id: int) -> HttpResponse
     camera = _get_camera_for_viewer(request, camera_id)
     user = request.user
     services.camera_view_record(camera=camera, by=user)
-    context = {"camera": camera, "live_now": selectors.camera_live_allowed_now(camera=camera)}
+    context = {
+        "camera": camera,
+        "live_now": selectors.camera_live_allowed_now(camera=camera),
+        "snapshot_shared": moment_shared_with(camera=camera, user=user, at=camera.snapshot_at),
+    }
     return render(request, "cameras/police_camera_detail.html", context)
 
 
 @login_required
 def camera_snapshot(request: AuthedRequest, camera_id: int) -> HttpResponseBase:
     camera = _get_camera_for_viewer(request, camera_id)
-    if not camera.snapshot:
-        raise Http404
     user = request.user
+    if not camera.snapshot or not moment_shared_with(camera=camera, user=user, at=camera.snapshot_at):
+        raise Http404
     if user.is_police:
         services.camera_view_record(camera=camera, by=user, what="snapshot")
     response = FileResponse(camera.snapshot.open("rb"), content_type="image/jpeg")
