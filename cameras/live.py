@@ -7,18 +7,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
 
 from aiortc import RTCIceServer
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import connections
+from django.db import close_old_connections, connections
 
 from cameras import selectors, services
 from cameras.credentials import stream_url_decrypt
@@ -31,6 +35,11 @@ from cameras.relay_registry import RelayRegistry
 from community.models import User
 
 logger = logging.getLogger(__name__)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+# How long the consent listener waits before subscribing again after its channel layer failed, at most.
+_LISTEN_BACKOFF_MAX_S = 10.0
 
 
 @dataclass
@@ -50,13 +59,31 @@ class LiveRuntime:
     # With RECORDING_ENABLED: a recorder per camera this relay owns whose agreement allows recording.
     recordings: Recordings | None = None
     uploader: Uploader | None = None
+    # Sessions whose end is being recorded: the periodic report must not call them missing meanwhile.
+    ending: set[str] = field(default_factory=set)
+    # The runtime's own thread for its database edges. Its callbacks (a connection dying, a viewer's end)
+    # run in tasks created while some WHEP request was served, so they inherit that request's context, and
+    # sync_to_async would send them to the request's CurrentThreadExecutor, long gone by then: the end was
+    # never recorded and the session stayed open for ever. One thread keeps the edges in order and off the
+    # event loop whatever context they run in.
+    database: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-database")
+    )
+
+    async def db(self, function: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        """Runs a service or selector call on the runtime's database thread, whatever task calls it."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.database, functools.partial(_db_call, function, *args, **kwargs))
 
     # ------------------------------------------------------------ start and stop
 
     async def start(self) -> None:
-        await sync_to_async(services.live_sessions_close_stale)(relay_id=settings.RELAY_ID)
+        closed = await self.db(services.live_sessions_close_stale, relay_id=settings.RELAY_ID)
+        if closed:
+            logger.info("closed %d live sessions left open by this relay's previous run", closed)
         self.tasks.append(asyncio.create_task(self._listen(), name="live-consent-listener"))
         self.tasks.append(asyncio.create_task(self._recheck_forever(), name="live-recheck"))
+        self.tasks.append(asyncio.create_task(self._report_forever(), name="live-report"))
         if self.registry is not None:
             await self.registry.heartbeat()
             self.tasks.append(asyncio.create_task(self._heartbeat_forever(), name="relay-heartbeat"))
@@ -82,6 +109,8 @@ class LiveRuntime:
         # The background tasks' database work ran in sync_to_async's thread, outside any request
         # that would have closed its connection.
         await sync_to_async(connections.close_all)()
+        await self.db(connections.close_all)
+        self.database.shutdown(wait=False)
 
     # ------------------------------------------------------------ viewers
 
@@ -89,14 +118,28 @@ class LiveRuntime:
         """Where to send a viewer of this camera, or None when this relay owns it."""
         return None if self.registry is None else await self.registry.owner_url(camera_id)
 
+    async def relay_url(self, relay_id: str) -> str | None:
+        """The base URL of another live relay by its id; None when it is not alive (or there is no registry)."""
+        if self.registry is None:
+            return None
+        return (await self.registry.live_relays()).get(relay_id) if relay_id != self.registry.relay_id else None
+
     async def watch(self, *, camera: Camera, user: User, offer_sdp: str) -> tuple[str, str]:
         """Open a viewer on the relay and record the session; returns (session id, answer SDP)."""
         source_url = stream_url_decrypt(camera.stream_url_encrypted)
         session = await self.relay.open_viewer(
-            camera_id=camera.pk, source_url=source_url, offer_sdp=offer_sdp, on_end=self._on_end
+            camera_id=camera.pk,
+            source_url=source_url,
+            offer_sdp=offer_sdp,
+            on_end=self._on_end,
+            on_connect=self._on_connect,
         )
-        await sync_to_async(services.live_session_open)(
-            session_id=session.session_id, camera=camera, viewer=user, relay_id=settings.RELAY_ID
+        await self.db(
+            services.live_session_open,
+            session_id=session.session_id,
+            camera=camera,
+            viewer=user,
+            relay_id=settings.RELAY_ID,
         )
         # Known to rechecks only once its record exists, so that its end always finds the record (a
         # consent change in between is caught by the next periodic recheck).
@@ -120,15 +163,46 @@ class LiveRuntime:
             return
         await self._record_end(report)
 
+    async def _on_connect(self, session_id: str) -> None:
+        await self.db(services.live_session_connected, session_id=session_id)
+
     async def _record_end(self, report: ViewerReport) -> None:
+        self.ending.add(report.session_id)
         try:
-            await sync_to_async(services.live_session_close)(
-                session_id=report.session_id, bytes_sent=report.bytes_sent, reason=report.reason
+            await self.db(
+                services.live_session_close,
+                session_id=report.session_id,
+                bytes_sent=report.bytes_sent,
+                reason=report.reason,
             )
         except Exception:
-            # The relay must not stop on a database hiccup; the session stays open in the
-            # database and the next recheck finds no viewer for it.
+            # The relay must not stop on a database hiccup; the next report finds the session missing
+            # from this relay and closes it as of when it was last seen.
             logger.exception("could not record the end of live session %s", report.session_id)
+        finally:
+            self.ending.discard(report.session_id)
+
+    async def report(self) -> int:
+        """Tells Django which sessions this relay holds (one query), and closes those of its id it no longer
+        holds; returns how many it closed."""
+        taken_at = datetime.now(UTC)
+        seen = [
+            services.LiveSessionSeen(session_id=v.session_id, connected=v.connected, bytes_sent=v.bytes_sent)
+            for v in self.relay.viewers_held()
+        ]
+        # Ended on the relay with their end not recorded yet: their own close, with the real figures, is on its way.
+        ending = self.ending | set(self.ended_early)
+        return await self.db(
+            services.live_sessions_report, relay_id=settings.RELAY_ID, seen=seen, ending=ending, taken_at=taken_at
+        )
+
+    async def _report_forever(self) -> None:
+        while True:
+            await asyncio.sleep(settings.LIVE_REPORT_S)
+            try:
+                await self.report()
+            except Exception:
+                logger.exception("live session report failed")
 
     # ------------------------------------------------------------ consent
 
@@ -145,7 +219,7 @@ class LiveRuntime:
         for session_id, viewer in affected:
             key = (viewer.camera_id, viewer.user_id)
             if key not in decisions:
-                decisions[key] = await sync_to_async(_consent)(camera_id=viewer.camera_id, user_id=viewer.user_id)
+                decisions[key] = await self.db(_consent, camera_id=viewer.camera_id, user_id=viewer.user_id)
             decision = decisions[key]
             if not decision.allowed:
                 why = reason if reason and decision.status == 404 else decision.message
@@ -174,7 +248,7 @@ class LiveRuntime:
         """Record the cameras (all, or these) that this relay owns and whose agreement allows recording."""
         if self.recordings is None:
             return
-        wanted = await sync_to_async(_cameras_to_record)(camera_ids=camera_ids)
+        wanted = await self.db(_cameras_to_record, camera_ids=camera_ids)
         if self.registry is not None:
             # Another relay records the cameras it owns; ownership moves as relays come and go, and the
             # periodic rescan follows it.
@@ -196,10 +270,28 @@ class LiveRuntime:
         layer = get_channel_layer()
         if layer is None:
             return
-        channel = await layer.new_channel()
-        await layer.group_add(LIVE_GROUP, channel)
+        backoff = 0.0
+        channel: str | None = None
         while True:
-            message = await layer.receive(channel)
+            try:
+                if channel is None:
+                    channel = await layer.new_channel()
+                    await layer.group_add(LIVE_GROUP, channel)
+                message = await layer.receive(channel)
+                backoff = 0.0
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # A dropped Redis connection (redis-py ends idle reads) must not end the listener in silence:
+                # revocations would then be caught only by the periodic recheck, late and with its own
+                # reason. Subscribe again on a new channel; the old one expires in the layer by itself.
+                backoff = min(_LISTEN_BACKOFF_MAX_S, max(0.2, backoff * 2))
+                logger.exception(
+                    "live consent listener: the channel layer failed; subscribing again in %.1f s", backoff
+                )
+                channel = None
+                await asyncio.sleep(backoff)
+                continue
             try:
                 if message["type"] == "camera.access_changed":
                     camera_ids = set(message["camera_ids"])
@@ -230,6 +322,16 @@ class LiveRuntime:
                 await self.registry.heartbeat()
             except Exception:
                 logger.exception("relay heartbeat failed")
+
+
+def _db_call(function: Callable[..., _R], *args: Any, **kwargs: Any) -> _R:
+    # A thread that lives as long as the relay: drop a connection the database closed or that outlived
+    # CONN_MAX_AGE before and after each call, as Django does around each request.
+    close_old_connections()
+    try:
+        return function(*args, **kwargs)
+    finally:
+        close_old_connections()
 
 
 def _consent(*, camera_id: int, user_id: int) -> selectors.LiveDecision:
@@ -312,6 +414,7 @@ async def runtime() -> LiveRuntime:
                 ice_servers=ice_servers(),
                 max_viewers=settings.RELAY_MAX_VIEWERS,
                 grace_s=settings.RELAY_GRACE_S,
+                connect_timeout_s=settings.LIVE_CONNECT_TIMEOUT_S,
             )
             live = LiveRuntime(relay=relay, registry=registry)
             await live.start()

@@ -72,3 +72,9 @@ def evidence_exports_resume() -> int:
     for request_id in request_ids:
         evidence_export_task.delay(request_id)
     return len(request_ids)
+
+
+@shared_task(ignore_result=True)
+def live_sessions_sweep_task() -> int:
+    """Close live sessions whose relay stopped reporting them (it died, or lost them without a word)."""
+    return services.live_sessions_sweep()

@@ -123,6 +123,18 @@ async def whep_session(request: HttpRequest, session_id: str) -> HttpResponse:
     if session.ended_at is not None:
         return _error(404, "This session has already ended.")
     runtime = await live.runtime()
+    if session.relay_id != settings.RELAY_ID:
+        # Another relay holds the viewer: closing the record here would leave it playing there, unrecorded.
+        owner = await runtime.relay_url(session.relay_id)
+        if owner is not None:
+            redirect = HttpResponse(status=307)
+            redirect["Location"] = owner + reverse("cameras:whep_session", args=[session_id])
+            return redirect
+        # That relay is gone, and its viewers with it.
+        await sync_to_async(services.live_session_close)(
+            session_id=session_id, bytes_sent=session.bytes_sent, reason="The relay holding the session had stopped."
+        )
+        return HttpResponse(status=200)
     if not await runtime.end(session_id, reason="The viewer closed the tile."):
         # The relay no longer has it (it restarted): close the record so that it stops counting.
         await sync_to_async(services.live_session_close)(

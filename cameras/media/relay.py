@@ -84,6 +84,16 @@ class ViewerSession:
 
 
 @dataclass(frozen=True)
+class ViewerState:
+    """A viewer the relay holds now: whether its connection is up, and the bytes sent to it so far."""
+
+    session_id: str
+    camera_id: int
+    connected: bool
+    bytes_sent: int
+
+
+@dataclass(frozen=True)
 class ViewerReport:
     session_id: str
     camera_id: int
@@ -104,6 +114,7 @@ class Relay:
     grace_s: how long a camera's source stays open after its last viewer leaves.
     queue_packets: how many pictures a viewer may fall behind before it skips to the next keyframe.
     open_timeout_s: FFmpeg's limit for opening the camera and for each read.
+    connect_timeout_s: how long a viewer has to connect (ICE and DTLS) before it is ended.
     """
 
     def __init__(
@@ -117,6 +128,7 @@ class Relay:
         queue_packets: int = 150,
         reconnect_backoff_max_s: float = 8.0,
         open_timeout_s: float = 5.0,
+        connect_timeout_s: float = _CONNECT_TIMEOUT_S,
     ) -> None:
         if max_viewers < 1 or queue_packets < 1:
             raise ValueError("max_viewers and queue_packets must be at least 1")
@@ -128,6 +140,7 @@ class Relay:
         self._queue_packets = queue_packets
         self._reconnect_backoff_max_s = reconnect_backoff_max_s
         self._open_timeout_s = open_timeout_s
+        self._connect_timeout_s = connect_timeout_s
         self._sources: dict[int, CameraSource] = {}
         self._viewers: dict[str, _Viewer] = {}
         self._opening = 0
@@ -143,11 +156,14 @@ class Relay:
         source_url: str,
         offer_sdp: str,
         on_end: Callable[[ViewerReport], Awaitable[None]] | None = None,
+        on_connect: Callable[[str], Awaitable[None]] | None = None,
     ) -> ViewerSession:
         """Answers a viewer's SDP offer; its video starts with the camera's current GOP.
 
         Raises RelayFull, BadOffer, CodecNotRelayable, or ViewerClosed. `on_end` is awaited exactly once
-        when a viewer that got an answer ends, whatever ends it.
+        when a viewer that got an answer ends, whatever ends it: its DELETE, a revocation, or its connection
+        dying (ICE or DTLS failure, or ICE consent freshness expiring when the peer vanished without a word).
+        `on_connect` is awaited (with the session id) when its connection first comes up.
         """
         if self._closed:
             raise ViewerClosed(REASON_SHUTTING_DOWN)
@@ -171,6 +187,8 @@ class Relay:
                 source=source,
                 queue=ViewerQueue(capacity=self._queue_packets),
                 on_end=on_end,
+                on_connect=on_connect,
+                connect_timeout_s=self._connect_timeout_s,
                 configuration=RTCConfiguration(iceServers=list(self._ice_servers)),
             )
             answer_sdp = await self._answer(viewer=viewer, offer_sdp=offer_sdp)
@@ -221,6 +239,18 @@ class Relay:
         """ "connecting", "live" or "reconnecting" while the camera has a source; None when it has none."""
         source = self._sources.get(camera_id)
         return source.state if source is not None else None
+
+    def viewers_held(self) -> list[ViewerState]:
+        """Every viewer this relay holds now, for the periodic report to Django."""
+        return [
+            ViewerState(
+                session_id=viewer.session_id,
+                camera_id=viewer.camera_id,
+                connected=viewer.connected,
+                bytes_sent=viewer.bytes_sent,
+            )
+            for viewer in self._viewers.values()
+        ]
 
     def viewer_count(self, camera_id: int | None = None) -> int:
         if camera_id is None:
@@ -478,6 +508,8 @@ class _Viewer:
         queue: ViewerQueue,
         on_end: Callable[[ViewerReport], Awaitable[None]] | None,
         configuration: RTCConfiguration,
+        on_connect: Callable[[str], Awaitable[None]] | None = None,
+        connect_timeout_s: float = _CONNECT_TIMEOUT_S,
     ) -> None:
         self.relay = relay
         self.session_id = session_id
@@ -485,6 +517,9 @@ class _Viewer:
         self.source = source
         self.queue = queue
         self.on_end = on_end
+        self.on_connect = on_connect
+        self.connect_timeout_s = connect_timeout_s
+        self.connected = False
         self.started_at = datetime.now(UTC)
         self.pc = RTCPeerConnection(configuration=configuration)
         self.track = _ViewerTrack(queue=queue, stream=self._rtp_stream, on_sent=self._unit_sent)
@@ -498,12 +533,18 @@ class _Viewer:
         self._last_epoch = 0
         self._ending: asyncio.Future[None] | None = None
         self._connect_timer: asyncio.TimerHandle | None = None
+        self._stream: RtpStream | None = None
+
+    @property
+    def bytes_sent(self) -> int:
+        """What the relay itself put on the wire for this viewer (it sends around aiortc's counters)."""
+        return self._stream.bytes_sent if self._stream is not None else 0
 
     def start(self) -> None:
         self.pc.on("connectionstatechange", self._connection_state_changed)
         self.pc.on("datachannel", self._channel_opened)
         loop = asyncio.get_running_loop()
-        self._connect_timer = loop.call_later(_CONNECT_TIMEOUT_S, self._connect_overdue)
+        self._connect_timer = loop.call_later(self.connect_timeout_s, self._connect_overdue)
         self.source.subscribe(self)
 
     # Subscriber
@@ -529,7 +570,7 @@ class _Viewer:
         self.relay.viewer_forget(self)
         self.queue.close()
         await self._goodbye(reason=reason)
-        bytes_sent = await self._bytes_sent()
+        bytes_sent = self.bytes_sent
         try:
             await self.pc.close()
         except Exception:  # a connection that already failed may fail to close; it is gone either way
@@ -570,13 +611,6 @@ class _Viewer:
         # shutdown overtakes it.
         await asyncio.sleep(_GOODBYE_LINGER_S)
 
-    async def _bytes_sent(self) -> int:
-        try:
-            stats = await self.transceiver.sender.getStats()
-        except Exception:  # stats from a transport that never started
-            return 0
-        return sum(getattr(s, "bytesSent", 0) for s in stats.values() if getattr(s, "type", "") == "outbound-rtp")
-
     def _rtp_stream(self) -> RtpStream:
         # The answer we gave says what the browser agreed to: our codec's payload type, its RTX, the header
         # extensions; aiortc's sender was started with the same.
@@ -593,13 +627,14 @@ class _Viewer:
             ),
             None,
         )
-        return RtpStream(
+        self._stream = RtpStream(
             sender=self.transceiver.sender,
             payload_type=codec.payloadType,
             rtx_payload_type=rtx,
             mid=self.transceiver.mid,
             header_extensions=media.rtp.headerExtensions,
         )
+        return self._stream
 
     def _unit_sent(self, unit: AccessUnit) -> None:
         if self._status != LIVE and unit.epoch > self._live_after_epoch:
@@ -635,9 +670,20 @@ class _Viewer:
         if state == "connected" and self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
+        if state == "connected" and not self.connected and self._ending is None:
+            self.connected = True
+            if self.on_connect is not None:
+                self.relay.task_start(self._connected_report())
         elif state in ("failed", "closed") and self._ending is None:
             reason = REASON_CONNECTION_FAILED if state == "failed" else REASON_VIEWER_LEFT
             self.relay.task_start(self.end(reason=reason))
+
+    async def _connected_report(self) -> None:
+        assert self.on_connect is not None
+        try:
+            await self.on_connect(self.session_id)
+        except Exception:  # the periodic report marks it connected too
+            logger.exception("viewer %s: on_connect failed", self.session_id)
 
     def _connect_overdue(self) -> None:
         self._connect_timer = None

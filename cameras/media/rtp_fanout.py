@@ -81,6 +81,9 @@ class RtpStream:
         self._history: list[bytes | None] = [None] * RTP_HISTORY_SIZE  # plain RTP packets by sequence number
         self._packets = 0
         self._octets = 0
+        # Every byte this stream put on the wire (SRTP packets, retransmissions included): what the viewer
+        # really cost, which aiortc's counters never see since its sender does not send these packets.
+        self.bytes_sent = 0
         sender_rtcp: Callable[[AnyRtcpPacket], Awaitable[None]] = sender._handle_rtcp_packet
 
         async def rtcp_received(packet: AnyRtcpPacket) -> None:
@@ -117,17 +120,20 @@ class RtpStream:
         history = self._history
         sequence = self._sequence
         last = len(payloads) - 1
-        octets = 0
+        octets = wire = 0
         for index, payload in enumerate(payloads):
             marker = _RTP_MARKER_BIT if index == last else 0
             packet = b"".join((pack("!BBH", first, marker | payload_type, sequence), tail, payload))
-            sendto(protect(packet), address)
+            protected = protect(packet)
+            sendto(protected, address)
+            wire += len(protected)
             history[sequence % RTP_HISTORY_SIZE] = packet
             octets += len(payload)
             sequence = (sequence + 1) & 0xFFFF
         self._sequence = sequence
         self._packets += len(payloads)
         self._octets += octets
+        self.bytes_sent += wire
         sender = self._sender
         setattr(sender, "_RTCRtpSender__ntp_timestamp", ntp)  # noqa: B010
         setattr(sender, "_RTCRtpSender__rtp_timestamp", rtp_timestamp)  # noqa: B010
@@ -160,4 +166,6 @@ class RtpStream:
                 )
             )
             self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
-        pair.protocol.transport.sendto(self._dtls._tx_srtp.protect(packet), pair.remote_addr)
+        protected = self._dtls._tx_srtp.protect(packet)
+        pair.protocol.transport.sendto(protected, pair.remote_addr)
+        self.bytes_sent += len(protected)

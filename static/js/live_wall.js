@@ -66,7 +66,10 @@
     clearInterval(this.timer);
     clearTimeout(this.retry);
     if (this.location) {
-      fetch(this.location, { method: "DELETE", credentials: "same-origin", headers: { "X-CSRFToken": csrf } });
+      // keepalive: on pagehide (reload, closed tab, navigating away) the page is going, and a plain fetch
+      // would be cancelled with it; the session would then stay open on the server.
+      fetch(this.location, { method: "DELETE", credentials: "same-origin", keepalive: true, headers: { "X-CSRFToken": csrf } })
+        .catch(function () { /* the relay ends it anyway when the connection dies */ });
       this.location = null;
     }
     if (this.pc) { this.pc.close(); this.pc = null; }
