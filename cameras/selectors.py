@@ -153,9 +153,20 @@ def _not_shared_now(camera: Camera) -> str:
 
 
 def live_sessions_open_count(*, user: AnyUser) -> int:
+    """The sessions that count towards the per-viewer cap: those really connected and still reported by their
+    relay, and those still within the time a viewer has to connect. A session its relay lost (a closed tab
+    whose end was never recorded) stops counting without waiting for the sweep to close it."""
     from cameras.models import LiveSession
 
-    return LiveSession.objects.filter(viewer_id=user.pk, ended_at__isnull=True).count()
+    now = timezone.now()
+    return (
+        LiveSession.objects.filter(viewer_id=user.pk, ended_at__isnull=True)
+        .filter(
+            Q(connected_at__isnull=False, last_seen_at__gte=now - timedelta(seconds=settings.LIVE_STALE_S))
+            | Q(connected_at__isnull=True, started_at__gte=now - timedelta(seconds=settings.LIVE_CONNECT_TIMEOUT_S))
+        )
+        .count()
+    )
 
 
 def live_sessions_for_owner(*, user: AnyUser) -> QuerySet[Any]:

@@ -8,7 +8,8 @@ import logging
 import re
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import BigIntegerField, Case, DateTimeField, F, Q, QuerySet, Value, When
+from django.db.models.functions import Greatest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -271,11 +273,24 @@ def live_session_open(*, session_id: str, camera: Camera, viewer: User, relay_id
     return session
 
 
+def live_session_connected(*, session_id: str) -> bool:
+    """The viewer's ICE and DTLS connected: from now on the session counts as watching."""
+    now = timezone.now()
+    return bool(
+        LiveSession.objects.filter(pk=session_id, ended_at__isnull=True, connected_at__isnull=True).update(
+            connected_at=now, last_seen_at=now
+        )
+    )
+
+
 @transaction.atomic
 def live_session_close(*, session_id: str, bytes_sent: int, reason: str) -> bool:
     """End a session once; a second report of the same end (relay and DELETE racing) changes nothing."""
     won = LiveSession.objects.filter(pk=session_id, ended_at__isnull=True).update(
-        ended_at=timezone.now(), bytes_sent=bytes_sent, end_reason=reason[:255]
+        # Never below what the relay already reported: an end reported without a count keeps the last one.
+        ended_at=timezone.now(),
+        bytes_sent=Greatest(F("bytes_sent"), Value(bytes_sent)),
+        end_reason=reason[:255],
     )
     if not won:
         return False
@@ -284,17 +299,95 @@ def live_session_close(*, session_id: str, bytes_sent: int, reason: str) -> bool
         actor=session.viewer,
         action="live.end",
         target=session.camera,
-        details={"session": session_id, "bytes": bytes_sent, "reason": reason, "seconds": session.duration_s},
+        details={
+            "session": session_id,
+            "bytes": session.bytes_sent,
+            "reason": reason,
+            "seconds": session.duration_s,
+        },
     )
     return True
 
 
+@dataclass(frozen=True)
+class LiveSessionSeen:
+    """What a relay knows of a session it holds, for its periodic report."""
+
+    session_id: str
+    connected: bool
+    bytes_sent: int
+
+
+@transaction.atomic
+def live_sessions_report(
+    *, relay_id: str, seen: Sequence[LiveSessionSeen], taken_at: datetime, ending: Collection[str] = ()
+) -> int:
+    """A relay's periodic report: one UPDATE marks the sessions it holds as seen (with their bytes so far and
+    whether they connected), then the open sessions of its id that it neither holds nor is closing (`ending`)
+    are closed as unseen.
+
+    `taken_at` is when the relay listed what it holds: a session recorded after that is not missing, it is new.
+    Returns how many sessions were closed.
+    """
+    now = timezone.now()
+    ids = [s.session_id for s in seen]
+    if seen:
+        connected = [s.session_id for s in seen if s.connected]
+        LiveSession.objects.filter(pk__in=ids, ended_at__isnull=True).update(
+            last_seen_at=now,
+            bytes_sent=Case(
+                *(When(pk=s.session_id, then=Value(s.bytes_sent)) for s in seen),
+                default=F("bytes_sent"),
+                output_field=BigIntegerField(),
+            ),
+            connected_at=Case(
+                When(pk__in=connected, connected_at__isnull=True, then=Value(now)),
+                default=F("connected_at"),
+                output_field=DateTimeField(),
+            ),
+        )
+    missing = LiveSession.objects.filter(relay_id=relay_id, ended_at__isnull=True, started_at__lt=taken_at).exclude(
+        pk__in=[*ids, *ending]
+    )
+    return _live_sessions_close_unseen(sessions=missing, reason="The relay no longer held the session.")
+
+
 def live_sessions_close_stale(*, relay_id: str) -> int:
-    """At relay start: sessions this relay had open before it stopped are over."""
-    stale = list(LiveSession.objects.filter(relay_id=relay_id, ended_at__isnull=True).values_list("id", flat=True))
-    for session_id in stale:
-        live_session_close(session_id=session_id, bytes_sent=0, reason="The relay restarted.")
-    return len(stale)
+    """At relay start: sessions this relay had open before it stopped are over, as of when it last saw them."""
+    stale = LiveSession.objects.filter(relay_id=relay_id, ended_at__isnull=True)
+    return _live_sessions_close_unseen(sessions=stale, reason="The relay restarted.")
+
+
+def live_sessions_sweep() -> int:
+    """The beat sweep: close the sessions whose relay stopped reporting them (it died, or lost them)."""
+    horizon = timezone.now() - timedelta(seconds=settings.LIVE_STALE_S)
+    stale = LiveSession.objects.filter(ended_at__isnull=True).filter(
+        Q(last_seen_at__lt=horizon) | Q(last_seen_at__isnull=True, started_at__lt=horizon)
+    )
+    return _live_sessions_close_unseen(sessions=stale, reason="The relay stopped reporting the session.")
+
+
+def _live_sessions_close_unseen(*, sessions: QuerySet[LiveSession], reason: str) -> int:
+    # Nobody saw these end: they end when last seen (or when they started, if never), with the bytes last
+    # reported. Rare rows (a relay died), so one claim per session is fine, and each claim is atomic so a
+    # relay reporting the real end at the same moment wins or loses cleanly.
+    closed = 0
+    for session in sessions.select_related("camera", "viewer"):
+        ended_at = session.last_seen_at or session.started_at
+        with transaction.atomic():
+            won = LiveSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(
+                ended_at=ended_at, end_reason=reason[:255], ended_unseen=True
+            )
+            if not won:
+                continue
+            audit_record(
+                actor=session.viewer,
+                action="live.end",
+                target=session.camera,
+                details={"session": session.pk, "bytes": session.bytes_sent, "reason": reason, "unseen": True},
+            )
+        closed += 1
+    return closed
 
 
 @transaction.atomic
