@@ -58,6 +58,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: on the tip routes no app code, log line or library (django-axes included) sees the client address.
     "tips.middleware.TipAnonymityMiddleware",
+    # Outside every middleware that writes (sessions, auth, axes): a still-locked SQLite is a 503, not a 500.
+    "config.middleware.DatabaseBusyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -97,7 +99,17 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The embedded default keeps everything under one data folder; SQLite needs it to exist.
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+    # The web server, the recorder and the worker all write to this one file. WAL lets readers go on while one
+    # writes; BEGIN IMMEDIATE takes the write lock when a transaction starts, so a writer waits its turn (up to
+    # the busy timeout) instead of failing at once when a read lock cannot be upgraded, which no timeout helps.
+    # What still times out becomes a 503 with Retry-After (config/middleware.py), never a 500.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": env.float("LANTERN_SQLITE_TIMEOUT_S", default=20.0),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 # With PostgreSQL, a pool of connections per process (psycopg's, through Django): under a burst every request
 # waits its turn for one of these instead of opening its own and exhausting the server's max_connections.
 DB_POOL_MAX_SIZE = env.int("LANTERN_DB_POOL_MAX_SIZE", default=0)
@@ -111,18 +123,29 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("LANTERN_DB_CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# A redis:// URL, or unix:///path/to/redis.sock (the embedded server `./dev run` starts: devtools/embedded_redis.py).
 REDIS_URL = env.str("LANTERN_REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # channels-redis waits for a message with a blocking pop of up to 5 s; redis-py 8 reads every reply within
+    # a 5 s socket timeout by default, so an idle receive used to fail and drop its websocket. The timeout here
+    # stays well above the pop's, and still notices a dead connection.
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}},
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}]},
+        },
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # Celery: Redis when configured, otherwise kombu's filesystem transport, which needs no server.
-CELERY_BROKER_URL = env.str("LANTERN_CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+_REDIS_BROKER_URL = (
+    # kombu spells a Redis unix socket redis+socket:///path.
+    f"redis+socket://{REDIS_URL.removeprefix('unix://')}" if REDIS_URL.startswith("unix://") else REDIS_URL
+)
+CELERY_BROKER_URL = env.str("LANTERN_CELERY_BROKER_URL", default=_REDIS_BROKER_URL or "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL == "filesystem://":
     _queue_dir = DATA_DIR / "celery" / "queue"
@@ -137,11 +160,35 @@ if CELERY_BROKER_URL == "filesystem://":
         # Broadcast (control) messages; kombu's default is ./control, in whatever folder the process runs.
         "control_folder": str(DATA_DIR / "celery" / "control"),
     }
-elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # A message whose worker died unacknowledged is delivered again after this long (late acks).
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A message whose worker died unacknowledged is delivered again after this long (late acks).
         "visibility_timeout": env.int("LANTERN_CELERY_VISIBILITY_TIMEOUT_S", default=3600),
+        # A worker asks its queues in the order of CELERY_TASK_QUEUES every time (kombu's default takes turns),
+        # so a free worker process always takes a probe, export, tip or alert before the next video segment.
+        "queue_order_strategy": "priority",
     }
+# Each kind of work has its own queue, most urgent first; a worker started without -Q consumes them all in this
+# order. Video analysis comes last: it is the bulk of the work, and its backlog is bounded (alerts/services.py).
+CELERY_TASK_QUEUES = {
+    "probes": {},
+    "exports": {},
+    "tips": {},
+    "alerts": {},
+    "celery": {},  # housekeeping that beat sends (retention, sweeps)
+    "analysis": {},
+}
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {
+    "cameras.tasks.camera_probe_task": {"queue": "probes"},
+    "cameras.tasks.cameras_probe_due": {"queue": "probes"},
+    "cameras.tasks.evidence_export_task": {"queue": "exports"},
+    "cameras.tasks.evidence_exports_resume": {"queue": "exports"},
+    "tips.tasks.attachment_process_task": {"queue": "tips"},
+    "tips.tasks.attachments_retry_task": {"queue": "tips"},
+    "alerts.tasks.segment_analyse_task": {"queue": "analysis"},
+    "alerts.tasks.*": {"queue": "alerts"},
+}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
