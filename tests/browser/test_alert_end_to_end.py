@@ -19,9 +19,13 @@ from tests.browser.browsing import DESKTOP, log_in_through_form
 from tests.cameras.recorded import camera_streaming_from
 from tests.conftest import PASSWORD
 
-pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_tiles"), pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("no_tiles"), pytest.mark.timeout(420)]
 
 SEGMENT_S = 2.0
+# Generous limits, never speed: on a busy 2-core machine recording, analysis and the push all wait their turn.
+LIVE_TIMEOUT_MS = 60_000
+ARRIVAL_TIMEOUT_MS = 90_000
+ALERT_RAISED_S = 240
 # The near pavement's right half: the walker enters it half way through each 12 s crossing.
 RIGHT_HALF = [[0.5, 0.5], [1.0, 0.5], [1.0, 1.0], [0.5, 1.0]]
 
@@ -62,21 +66,21 @@ def test_a_person_entering_the_zone_reaches_the_monitors_browser_and_no_one_else
         _, page, _ = open_context(**DESKTOP)
         log_in_through_form(page, analysing_server.url, email=person.email, password=PASSWORD)
         page.goto(f"{analysing_server.url}/alerts/")
-        expect(page.locator("#alerts-live")).to_have_attribute("data-state", "live", timeout=10_000)
+        expect(page.locator("#alerts-live")).to_have_attribute("data-state", "live", timeout=LIVE_TIMEOUT_MS)
         pages[person.email] = page
 
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + ALERT_RAISED_S
     while not Alert.objects.filter(camera=watched_camera, kind="zone").exists():
         assert time.monotonic() < deadline, "no alert was raised"
         time.sleep(0.3)
     alert = Alert.objects.get(camera=watched_camera, kind="zone")
 
     watching = pages[monitor.email]
-    expect(watching.locator(f'#alert-rows tr[data-alert="{alert.pk}"]')).to_be_visible(timeout=5_000)
+    expect(watching.locator(f'#alert-rows tr[data-alert="{alert.pk}"]')).to_be_visible(timeout=ARRIVAL_TIMEOUT_MS)
     expect(watching.locator(f'#alert-rows tr[data-alert="{alert.pk}"]')).to_contain_text("Shop entrance")
     assert alert.object_class == "person"
     # The alert goes out as its frame is analysed; its picture follows at the segment's end.
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while not alert.snapshot:
         assert time.monotonic() < deadline, "the alert never got its picture"
         time.sleep(0.3)
