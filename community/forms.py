@@ -9,6 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 
+from community.lockout import lockout_cool_off_minutes, lockout_tries_left
 from community.models import TIMEZONE_CHOICES, WEEKDAYS, Business, SharingAgreement, Site, User
 
 DAY_NAMES = dict(
@@ -29,6 +30,23 @@ class LoginForm(AuthenticationForm):
     username = forms.EmailField(
         label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        # Say how close the lockout is before it comes, so that a person stops guessing and resets instead.
+        if self.request is not None:
+            left = lockout_tries_left(request=self.request)
+            if left:
+                tries = "1 try" if left == 1 else f"{left} tries"
+                self.add_error(
+                    None,
+                    f"{tries} left before sign-in from here is paused for "
+                    f"{lockout_cool_off_minutes(request=self.request)} minutes. Forgot your password? Reset it below.",
+                )
+        return self.cleaned_data
 
 
 class PasswordPairForm(forms.Form):

@@ -24,7 +24,7 @@ urlpatterns = [
     path("account/password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
         "account/password-reset/<uidb64>/<token>/",
-        auth_views.PasswordResetConfirmView.as_view(success_url=reverse_lazy("community:password_reset_complete")),
+        views.PasswordResetConfirmView.as_view(success_url=reverse_lazy("community:password_reset_complete")),
         name="password_reset_confirm",
     ),
     path(

@@ -11,6 +11,7 @@ import qrcode
 import qrcode.image.svg
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -39,6 +40,7 @@ from community.forms import (
     StaffForm,
     add_service_errors,
 )
+from community.lockout import lockout_clear
 from community.models import Business, SharingAgreement, Site
 from community.permissions import AuthedRequest, owner_required, supervisor_required
 
@@ -78,6 +80,15 @@ def _safe_next(request: HttpRequest, default: str) -> str:
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         return target
     return default
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Setting a new password through the e-mailed link also ends a sign-in lockout on the account."""
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        lockout_clear(user=form.user, reason="password reset")
+        return response
 
 
 @login_required
