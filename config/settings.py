@@ -275,14 +275,22 @@ LOGIN_URL = "community:login"
 LOGIN_REDIRECT_URL = "community:home"
 LOGOUT_REDIRECT_URL = "community:login"
 
-# django-axes: lock a username from one address after repeated failures.
+# django-axes: lock an e-mail (in any case) from one client address after repeated failures, for a fixed
+# cool-off: attempts refused during the lockout do not restart it, and a completed password reset ends it.
 AXES_FAILURE_LIMIT = env.int("LANTERN_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("LANTERN_LOGIN_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "community.lockout.lockout_username"
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "community/locked_out.html"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "community.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "community.client_address.client_address"
 AXES_ENABLED = env.bool("LANTERN_AXES_ENABLED", default=True)
+# How many reverse proxies of our own stand in front of the app, each appending its peer's address to
+# X-Forwarded-For: the client is that many entries from the right (community/client_address.py). 0 means the
+# app is reached directly and the TCP peer is the client.
+TRUSTED_PROXY_COUNT = env.int("LANTERN_TRUSTED_PROXY_COUNT", default=0)
 
 OTP_TOTP_ISSUER = "Lantern"
 
