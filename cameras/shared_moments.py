@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
 from cameras.models import Camera, Segment
 from community.models import SharingAgreement, User
@@ -31,7 +32,8 @@ def moment_shared_with(*, camera: Camera, user: AnyUser, at: datetime | None) ->
     if business_editable_by(business=camera.business, user=user):
         return True
     if at is None:
-        return False
+        # A picture whose time was not kept (an older probe's snapshot) is judged as if taken now.
+        at = timezone.now()
     covering = Segment.objects.filter(camera=camera, started_at__lte=at, ended_at__gt=at)
     if covering.exists():
         return _terms_share_recordings(camera.agreement) and covering.filter(shared_live=True).exists()
