@@ -11,6 +11,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from cameras.media.addresses import stream_url_address_refusal
+
 STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
 MAX_STREAM_URL_LENGTH = 1000
 MASK = "••••••"
@@ -29,7 +31,8 @@ def _fernet() -> MultiFernet:
 def stream_url_validate(url: str) -> str:
     """Return the URL tidied, or raise ValidationError with a message an owner understands.
 
-    Validation never contacts the camera: the probe does that later, in a worker, with a timeout.
+    Validation never contacts the camera: the probe does that later, in a worker, with a timeout. It does
+    resolve the host, to refuse addresses Lantern does not connect to (cameras.media.addresses).
     """
     url = (url or "").strip()
     if not url:
@@ -53,6 +56,10 @@ def stream_url_validate(url: str) -> str:
         raise ValidationError("The stream address needs a host name or IP address after the //.")
     if port == 0:
         raise ValidationError("The stream address has an invalid port number.")
+    # Resolving a name is not contacting the camera; the probe and the relay check again at each connection.
+    refusal = stream_url_address_refusal(url=url)
+    if refusal:
+        raise ValidationError(refusal, code="address_refused")
     return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
 
 

@@ -14,6 +14,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PROBE_TIMEOUT_S = 5.0
+# The simulator and the tests' web servers are on loopback; the address-check tests turn this off.
+STREAM_ALLOW_PRIVATE = True
 # The live tests run relays; the recording tests turn this on where they need it.
 RECORDING_ENABLED = False
 # Every registered segment would be analysed (eagerly) in tests that only need segments; analytics tests

@@ -19,6 +19,8 @@ import av
 import av.error
 from PIL import Image
 
+from cameras.media.addresses import StreamAddressRefused, StreamProxy, StreamTarget, stream_target
+
 logger = logging.getLogger(__name__)
 
 ONLINE = "online"
@@ -134,12 +136,19 @@ def _probe(*, url: str, timeout_s: float, started: float) -> ProbeResult:
     options = {"analyzeduration": "500000"}
     if scheme in ("rtsp", "rtsps"):
         options |= {"rtsp_transport": "tcp", "allowed_media_types": "video"}
+    # Checked at every probe, not only at enrolment: what a name resolves to can change.
     try:
-        container = av.open(url, options=options, timeout=(timeout_s, timeout_s))
+        target = stream_target(url=url)
+    except StreamAddressRefused as refused:
+        return ProbeResult(health=ERROR, message=str(refused))
+    try:
+        container = av.open(target.url, options=options | target.options, timeout=(timeout_s, timeout_s))
     except Exception as exc:  # FFmpeg failures come as many exception types; each becomes a message
-        return _failure(exc=exc, url=url, timeout_s=timeout_s, started=started)
+        return _proxied_failure(target=target) or _failure(exc=exc, url=url, timeout_s=timeout_s, started=started)
     try:
-        return _inspect(container=container, url=url, timeout_s=timeout_s, started=started)
+        result = _inspect(container=container, url=url, timeout_s=timeout_s, started=started)
+        # An HLS playlist may name a refused address for a later segment: nothing it sent counts then.
+        return _proxied_failure(target=target) or result
     finally:
         try:
             container.close()
@@ -204,6 +213,27 @@ def _inspect(*, container: av.container.InputContainer, url: str, timeout_s: flo
             described, health=ERROR, message=f"{label} is not supported for live view; set the camera to H.264."
         )
     return described
+
+
+def _proxied_failure(*, target: StreamTarget) -> ProbeResult | None:
+    """What the address-checking proxy met on this probe's http(s) requests (a redirect or playlist hop
+    included), when that, rather than FFmpeg's own error, is the answer."""
+    if not target.proxy_token:
+        return None
+    event = StreamProxy.running().event(token=target.proxy_token)
+    if event == "refused":
+        # The same words as a refused first address, whatever the port: nothing to scan with.
+        return ProbeResult(health=ERROR, message=StreamAddressRefused().args[0])
+    if event == "unresolved":
+        return ProbeResult(
+            health=OFFLINE, message="The camera is unreachable: its host name could not be found. Check the address."
+        )
+    if event == "unreachable":
+        return ProbeResult(
+            health=OFFLINE,
+            message="The camera is unreachable: the connection failed. Check that it is on and the address is right.",
+        )
+    return None
 
 
 def _failure(*, exc: Exception, url: str, timeout_s: float, started: float) -> ProbeResult:

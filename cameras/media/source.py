@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import av
 import av.bitstream
 
+from cameras.media.addresses import StreamAddressRefused, stream_target
 from cameras.media.probe import text_without_credentials, url_without_credentials
 from cameras.media.rtp_fanout import h264_payloads
 
@@ -239,7 +240,15 @@ class CameraSource:
         # A camera sends at its own pace; a file or an HTTP MP4 would be read as fast as the disk allows.
         pacer = None if live else _Pacer(stop=self._stop)
         try:
-            container = av.open(url, options=options, timeout=(self._open_timeout_s, self._open_timeout_s))
+            # The probe's check again, at each connection: what a name resolves to can change.
+            target = stream_target(url=url)
+        except StreamAddressRefused as refused:
+            logger.warning("camera %s: %s: %s", self.camera_id, url_without_credentials(url=url), refused)
+            return _FAILED
+        try:
+            container = av.open(
+                target.url, options=options | target.options, timeout=(self._open_timeout_s, self._open_timeout_s)
+            )
         except Exception as exc:  # FFmpeg says "camera down" in many ways; each of them means try again later
             self._log_failure(url=url, what="could not open", exc=exc)
             return _FAILED

@@ -231,7 +231,7 @@ def test_network_failures_are_offline_with_a_clear_message(
     def fake_open(url: str, **kwargs: object) -> None:
         av.error.err_check(-code, url)
 
-    def fake_getaddrinfo(host: str, *args: object) -> list[object]:
+    def fake_getaddrinfo(host: str, *args: object, **kwargs: object) -> list[object]:
         if not resolves:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return []
