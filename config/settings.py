@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -335,6 +336,13 @@ FIELD_ENCRYPTION_KEYS = env.list("LANTERN_FIELD_ENCRYPTION_KEYS", default=[]) or
 TERMS_VERSION = env.str("LANTERN_TERMS_VERSION", default="2026-11")
 PROBE_TIMEOUT_S = env.float("LANTERN_PROBE_TIMEOUT_S", default=10.0)
 PROBE_INTERVAL_S = env.float("LANTERN_PROBE_INTERVAL_S", default=300.0)
+# Stream addresses on loopback, private, link-local or shared networks are refused (an owner could otherwise
+# make the server fetch its own internal services). Deployments whose cameras are on a LAN the server shares
+# turn this on, or list just those networks; cloud metadata addresses stay refused either way.
+STREAM_ALLOW_PRIVATE = env.bool("LANTERN_STREAM_ALLOW_PRIVATE", default=False)
+STREAM_ALLOWED_NETWORKS = env.list("LANTERN_STREAM_ALLOWED_NETWORKS", default=[])
+for _network in STREAM_ALLOWED_NETWORKS:
+    ipaddress.ip_network(_network, strict=False)  # a mistyped network stops the start, not the first enrolment
 MAP_TILE_URL = env.str("LANTERN_MAP_TILE_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 MAP_TILE_ATTRIBUTION = env.str("LANTERN_MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors")
 MAP_CENTER = env.list("LANTERN_MAP_CENTER", cast=float, default=[42.3314, -83.0458])
