@@ -1,4 +1,4 @@
-"""Cameras in the supervisors' read-only admin; stream credentials are never shown, not even encrypted."""
+"""Cameras in the supervisors' read-only admin; stream addresses are never shown, not even masked or encrypted."""
 
 from django.contrib import admin
 
@@ -11,4 +11,6 @@ class CameraAdmin(ReadOnlyForSupervisors):
     list_display = ("name", "business", "site", "health", "codec", "last_seen_at")
     list_filter = ("health", "source", "placement")
     search_fields = ("name", "business__name", "site__name")
-    exclude = ("stream_url_encrypted", "push_token_hash")
+    # Not even the masked URL: it still names the owner's camera host, port and path, which the API keeps
+    # from police too.
+    exclude = ("stream_url_encrypted", "stream_url_masked", "push_token_hash")

@@ -1,4 +1,4 @@
-"""The Django admin, for supervisors who passed two-factor: a read-only window on every record.
+"""The Django admin, for supervisors who passed two-factor: a read-only window on every record, without secrets.
 
 Changes go through the app's pages, whose services write the audit trail; the admin never
 bypasses them, and the audit trail itself can be neither changed nor deleted here.
@@ -11,6 +11,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 from django_otp.admin import OTPAdminSite
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.authtoken.models import TokenProxy
 
 from community.models import Agency, AuditEvent, Business, Invitation, SharingAgreement, Site, User
 
@@ -81,3 +83,35 @@ class SharingAgreementAdmin(ReadOnlyForSupervisors):
 
 admin.site.register(Agency, ReadOnlyForSupervisors)
 admin.site.register(Invitation, ReadOnlyForSupervisors)
+
+
+# The libraries' own admins would show every API token in clear and let a superuser add a second factor
+# to an officer's account (and read its secret) with no trace. A second factor someone else set up proves
+# nothing, so adding one here is refused: officers enrol their own phone on /account/2fa/setup/, which is
+# audited. Both stay readable, without their secrets.
+admin.site.unregister(TokenProxy)
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TokenProxy)
+class TokenAdmin(ReadOnlyForSupervisors):
+    list_display = ("key_prefix", "user", "created")
+    # No page per token: the admin names an object by str(), and a token's is its key.
+    list_display_links = None
+    search_fields = ("user__email",)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_view_permission(request, obj)
+
+    @admin.display(description="Key")
+    def key_prefix(self, token: TokenProxy) -> str:
+        # Enough to tell tokens apart when a user reports one; far too little to use.
+        return f"{token.key[:6]}…"
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(ReadOnlyForSupervisors):
+    list_display = ("user", "name", "confirmed", "created_at", "last_used_at")
+    list_filter = ("confirmed",)
+    fields = ("user", "name", "confirmed", "created_at", "last_used_at")
+    search_fields = ("user__email",)

@@ -58,3 +58,76 @@ def test_supervisor_without_second_factor_cannot_enter_the_admin(client, supervi
     client.force_login(supervisor)
     response = client.get(reverse("admin:community_auditevent_changelist"))
     assert response.status_code == 302
+
+
+# ---------------------------------------------------------------- secrets the libraries' own admins would show
+
+
+@pytest.fixture
+def superuser(db, agency):
+    from tests.factories import OfficerFactory
+
+    return OfficerFactory(
+        email="root@police.example", agency=agency, role="supervisor", is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def superuser_admin(client, superuser):
+    return log_in(client, superuser)
+
+
+@pytest.fixture
+def alice_token(alice):
+    from rest_framework.authtoken.models import Token
+
+    return Token.objects.create(user=alice)
+
+
+@pytest.mark.parametrize("persona", ["superuser", "supervisor"])
+def test_the_admin_lists_api_tokens_by_a_prefix_only(request, client, persona, alice_token):
+    admin_client = log_in(client, request.getfixturevalue(persona))
+    listing = admin_client.get(reverse("admin:authtoken_tokenproxy_changelist"))
+    assert listing.status_code == 200
+    page = listing.content.decode()
+    assert alice_token.key[:6] in page
+    assert alice_token.key not in page
+    detail = admin_client.get(reverse("admin:authtoken_tokenproxy_change", args=[alice_token.pk]))
+    assert alice_token.key.encode() not in detail.content
+    assert admin_client.get(reverse("admin:authtoken_tokenproxy_add")).status_code == 403
+
+
+def test_a_superuser_cannot_give_an_officer_a_second_factor_in_the_admin(superuser_admin, monitor):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    assert superuser_admin.get(reverse("admin:otp_totp_totpdevice_add")).status_code == 403
+    response = superuser_admin.post(
+        reverse("admin:otp_totp_totpdevice_add"),
+        {"user": monitor.pk, "name": "planted", "key": "3132333435363738393031323334353637383930", "confirmed": "on"},
+    )
+    assert response.status_code == 403
+    assert not TOTPDevice.objects.filter(user=monitor, name="planted").exists()
+
+
+def test_the_admin_shows_no_officers_second_factor_secret(superuser_admin, monitor):
+    from tests.conftest import otp_device_for
+
+    device = otp_device_for(monitor)
+    listing = superuser_admin.get(reverse("admin:otp_totp_totpdevice_changelist"))
+    assert listing.status_code == 200
+    assert str(monitor).encode() in listing.content
+    detail = superuser_admin.get(reverse("admin:otp_totp_totpdevice_change", args=[device.pk]))
+    assert detail.status_code == 200
+    assert device.key.encode() not in detail.content
+    assert b"qrcode" not in detail.content.lower()
+
+
+def test_camera_admin_never_shows_the_stream_address_even_masked(supervisor_admin, alice_camera):
+    assert alice_camera.stream_url_masked
+    for url in (
+        reverse("admin:cameras_camera_changelist"),
+        reverse("admin:cameras_camera_change", args=[alice_camera.pk]),
+    ):
+        response = supervisor_admin.get(url)
+        assert response.status_code == 200
+        assert alice_camera.stream_url_masked.encode() not in response.content
