@@ -47,6 +47,8 @@ def relay_process(relay_id: str, port: int) -> subprocess.Popen:
         "LANTERN_RELAY_URL": f"http://127.0.0.1:{port}",
         "LANTERN_RELAY_HEARTBEAT_S": "0.5",
         "LANTERN_SECRET_KEY": settings.SECRET_KEY,
+        # The simulator listens on loopback, which real deployments refuse as a camera address.
+        "LANTERN_STREAM_ALLOW_PRIVATE": "true",
     }
     command = [
         *(sys.executable, "-m", "uvicorn", "config.asgi:application"),
