@@ -8,6 +8,7 @@ from typing import Any
 from django.utils.translation import get_language
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,7 +17,14 @@ from rest_framework.views import APIView
 from tips.forms import CATEGORY_CHOICES
 from tips.models import Tip, TipMessage
 from tips.selectors import CodenameThrottled, tip_for_codename, tip_thread_for_citizen
-from tips.services import TipAlreadySent, TipRateLimited, tip_create, tip_message_add, tip_rate_check
+from tips.services import (
+    TipAlreadySent,
+    TipRateLimited,
+    tip_create,
+    tip_follow_up_rate_check,
+    tip_message_add,
+    tip_rate_check,
+)
 
 
 class TipCreateSerializer(serializers.Serializer):
@@ -97,12 +105,21 @@ class AlreadySentSerializer(DetailSerializer):
 _INVALID = OpenApiResponse(description="Invalid fields, each with its messages.")
 _NOT_FOUND = {"detail": "That tip number and codename do not match."}
 _THROTTLED = {"detail": "Too many attempts for this tip. Please try again in an hour."}
+_FOLLOW_UPS_THROTTLED = {"detail": "Too many messages for this tip in the last hour. Please try later."}
 
 
 class _CitizenAPIView(APIView):
     # No account, no session, no token: nothing here may tie a request to a person.
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
+    # JSON only (anything else is 415): a page on another site can send a form or text/plain across sites,
+    # but JSON needs a CORS preflight that nothing here answers, so no third party can file tips from a
+    # visitor's browser.
+    parser_classes = [JSONParser]
+
+
+def _client_key(request: Request) -> str:
+    return str(request._request.tip_client_key)  # type: ignore[attr-defined]  (set by TipAnonymityMiddleware)
 
 
 class TipCreateView(_CitizenAPIView):
@@ -112,6 +129,7 @@ class TipCreateView(_CitizenAPIView):
             201: TipReceiptSerializer,
             400: _INVALID,
             409: AlreadySentSerializer,
+            415: DetailSerializer,
             429: DetailSerializer,
         },
         summary="File an anonymous tip",
@@ -120,7 +138,7 @@ class TipCreateView(_CitizenAPIView):
         incoming = TipCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         try:
-            tip_rate_check(client_key=request._request.tip_client_key)  # type: ignore[attr-defined]
+            tip_rate_check(client_key=_client_key(request))
         except TipRateLimited:
             return Response({"detail": "Too many tips from here this hour."}, status=status.HTTP_429_TOO_MANY_REQUESTS)
         data = incoming.validated_data
@@ -146,9 +164,9 @@ class TipCreateView(_CitizenAPIView):
         )
 
 
-def _open(data: dict[str, Any]) -> Tip | Response:
+def _open(request: Request, data: dict[str, Any]) -> Tip | Response:
     try:
-        tip = tip_for_codename(number=data["number"], codename=data["codename"])
+        tip = tip_for_codename(number=data["number"], codename=data["codename"], client_key=_client_key(request))
     except CodenameThrottled:
         return Response(_THROTTLED, status=status.HTTP_429_TOO_MANY_REQUESTS)
     return tip if tip is not None else Response(_NOT_FOUND, status=status.HTTP_404_NOT_FOUND)
@@ -158,13 +176,19 @@ class TipThreadView(_CitizenAPIView):
     # POST, not GET: the codename must never be in a URL (URLs end up in logs and histories).
     @extend_schema(
         request=CodenameSerializer,
-        responses={200: CitizenThreadSerializer, 400: _INVALID, 404: DetailSerializer, 429: DetailSerializer},
+        responses={
+            200: CitizenThreadSerializer,
+            400: _INVALID,
+            404: DetailSerializer,
+            415: DetailSerializer,
+            429: DetailSerializer,
+        },
         summary="Read one's own tip and its thread",
     )
     def post(self, request: Request) -> Response:
         incoming = CodenameSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        opened = _open(incoming.validated_data)
+        opened = _open(request, incoming.validated_data)
         if isinstance(opened, Response):
             return opened
         return Response(CitizenThreadSerializer(tip_thread_for_citizen(tip=opened)).data)
@@ -177,6 +201,7 @@ class TipMessageView(_CitizenAPIView):
             201: CitizenThreadSerializer,
             400: _INVALID,
             404: DetailSerializer,
+            415: DetailSerializer,
             429: DetailSerializer,
         },
         summary="Add a message to one's own tip",
@@ -184,8 +209,12 @@ class TipMessageView(_CitizenAPIView):
     def post(self, request: Request) -> Response:
         incoming = FollowUpSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        opened = _open(incoming.validated_data)
+        opened = _open(request, incoming.validated_data)
         if isinstance(opened, Response):
             return opened
+        try:
+            tip_follow_up_rate_check(tip=opened, client_key=_client_key(request), upload_bytes=0)
+        except TipRateLimited:
+            return Response(_FOLLOW_UPS_THROTTLED, status=status.HTTP_429_TOO_MANY_REQUESTS)
         tip_message_add(tip=opened, body=incoming.validated_data["body"])
         return Response(CitizenThreadSerializer(tip_thread_for_citizen(tip=opened)).data, status=201)

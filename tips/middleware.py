@@ -1,4 +1,4 @@
-"""Anonymity on the tip routes: the client address is replaced by a daily HMAC before any app code sees it."""
+"""Anonymity on the tip routes: the client address becomes a coarse daily bucket before any app code sees it."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ import hmac
 import ipaddress
 import logging
 import re
-import secrets
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from django.conf import settings
-from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
+from community.client_address import client_address
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 # Where a tipster may be: the citizen pages and the tips API (the police triage pages live elsewhere).
 TIP_PATH_PREFIXES = ("/tips/", "/api/tips/")
 
@@ -44,39 +46,48 @@ def is_tip_path(path: str) -> bool:
     return path.startswith(TIP_PATH_PREFIXES)
 
 
-def _daily_key() -> bytes:
-    """Today's random HMAC key, held only in the cache and gone at midnight (UTC), so yesterday's keys
-    cannot be recomputed by anyone who later reads the database or the cache."""
-    now = datetime.now(UTC)
-    name = f"tips:client-key:{now.date().isoformat()}"
-    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    ttl = max(int((midnight - now).total_seconds()), 1)
-    key = cache.get(name)  # one round trip on every request but the day's first
-    if key is None:
-        # add() is a no-op when another process made today's key first; everyone then reads the same one.
-        cache.add(name, secrets.token_hex(32), timeout=ttl)
-        key = cache.get(name)
-    if key is None:  # evicted between add and get: a new key only resets the rate limit early
-        key = secrets.token_hex(32)
-        cache.set(name, key, timeout=ttl)
-    return bytes.fromhex(key)
+# Bits of the keyed hash kept as a client's rate-limit bucket: about a million buckets, so each holds some
+# 4,000 IPv4 addresses (and countless IPv6 networks). A flood still lands in one bucket; two tipsters share one
+# only by a one-in-a-million chance.
+CLIENT_BUCKET_BITS = 20
+
+
+def _daily_key(*, day: date) -> bytes:
+    """Today's key for client buckets, derived from SECRET_KEY and the date: every web process computes the same
+    one and none is stored anywhere, so the rate-limit keys in Redis cannot be mapped back to addresses with
+    what Redis holds (issue 11, item 14: the key used to sit in the cache beside the keys it made).
+
+    What remains: someone with both a Redis dump and the settings (SECRET_KEY) can compute a bucket for every
+    address, but a bucket is 20 bits, so it narrows a tipster down to thousands of addresses, never to one;
+    and the counters expire within the hour."""
+    label = f"lantern.tips.client-bucket:{day.isoformat()}"
+    return hmac.new(settings.SECRET_KEY.encode(), label.encode(), hashlib.sha256).digest()
+
+
+def _network(address: str) -> str:
+    # An IPv6 client usually holds a whole /64 and can change address within it at will: the /64 is the client.
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False).network_address)
+    return str(parsed)
 
 
 def client_key(*, address: str) -> str:
-    return hmac.new(_daily_key(), address.encode(), hashlib.sha256).hexdigest()
-
-
-def _real_address(request: HttpRequest) -> str:
-    if getattr(settings, "TIP_TRUST_X_FORWARDED_FOR", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return str(request.META.get("REMOTE_ADDR", ""))
+    """A coarse, daily bucket of the client's address (5 hex digits), for the tip routes' rate limits."""
+    digest = hmac.new(_daily_key(day=datetime.now(UTC).date()), _network(address).encode(), hashlib.sha256).digest()
+    bucket = int.from_bytes(digest[:4], "big") >> (32 - CLIENT_BUCKET_BITS)
+    return f"{bucket:0{CLIENT_BUCKET_BITS // 4}x}"
 
 
 class TipAnonymityMiddleware:
-    """First in MIDDLEWARE: on tip routes, keep only an HMAC of the address, blank it and the forwarding
-    headers, choose the language without a cookie or session, and answer with strict privacy headers."""
+    """First in MIDDLEWARE: on tip routes, keep only a coarse bucket of the address, blank it, the forwarding
+    headers and the cookies, refuse cross-site posts, choose the language without a cookie or session, and
+    answer with strict privacy headers."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -86,32 +97,48 @@ class TipAnonymityMiddleware:
             return self.get_response(request)
         token = in_tip_request.set(True)
         try:
-            request.tip_client_key = client_key(address=_real_address(request))  # type: ignore[attr-defined]
+            request.tip_client_key = client_key(address=client_address(request))  # type: ignore[attr-defined]
             for header in IDENTIFYING_HEADERS:
                 request.META.pop(header, None)
             request.META["REMOTE_ADDR"] = BLANK_ADDRESS
-            self._trust_same_origin_post(request)
+            # No cookie is read on tip routes: not a session, not a CSRF cookie, nothing that could tie two
+            # visits together (a browser sends the site's cookies whatever we set here).
+            request.META.pop("HTTP_COOKIE", None)
             language = self._language(request)
             # The tipster's "when" is read in the agency's zone, and the pages say times in it.
             with translation.override(language), timezone.override(settings.AGENCY_TIME_ZONE):
                 request.LANGUAGE_CODE = language
-                response = self.get_response(request)
+                if request.method not in SAFE_METHODS and self._cross_site(request):
+                    response: HttpResponse = HttpResponseForbidden(
+                        _("Tips can only be sent from this site's own pages or apps."),
+                        content_type="text/plain; charset=utf-8",
+                    )
+                else:
+                    response = self.get_response(request)
             self._harden(response, language=language)
             return response
         finally:
             in_tip_request.reset(token)
 
     @staticmethod
-    def _trust_same_origin_post(request: HttpRequest) -> None:
-        # With `Referrer-Policy: no-referrer` browsers send `Origin: null` on the tip form's own POST and no
-        # Referer, which Django's CSRF check refuses. The token check still stands, and the CSRF cookie is
-        # SameSite=Strict, so a cross-site page cannot supply it; the browser's Sec-Fetch-Site says whether
-        # the POST came from our own page.
-        if request.META.get("HTTP_ORIGIN") == "null" and request.META.get("HTTP_SEC_FETCH_SITE") in (
-            None,
-            "same-origin",
-        ):
-            request.META["HTTP_ORIGIN"] = f"{request.scheme}://{request.get_host()}"
+    def _cross_site(request: HttpRequest) -> bool:
+        """Whether a browser sent this from another site's page (CSRF without a cookie, issue 11 item 21).
+
+        The tip routes keep no CSRF cookie (it would be a year-long identifier on every tipster's phone), so
+        Django's check is off for them (csrf_exempt) and this one stands in: a browser says where a request
+        comes from in Sec-Fetch-Site (all current ones) and Origin (every browser on a POST). Our pages send
+        `Referrer-Policy: same-origin`, so our own forms carry our real origin, and a page elsewhere can at
+        best send `Origin: null`, which is refused too. A request with neither header is not from a browser
+        (a citizens' app, curl), and CSRF needs a browser. The API also takes JSON only, which no cross-site
+        form can send without a CORS preflight that nothing here answers.
+        """
+        fetch_site = request.META.get("HTTP_SEC_FETCH_SITE")
+        if fetch_site is not None and fetch_site != "same-origin":
+            return True
+        origin = request.META.get("HTTP_ORIGIN")
+        if origin is None:
+            return False
+        return origin != f"{request.scheme}://{request.get_host()}" and origin not in settings.CSRF_TRUSTED_ORIGINS
 
     @staticmethod
     def _language(request: HttpRequest) -> str:
@@ -126,15 +153,13 @@ class TipAnonymityMiddleware:
     @staticmethod
     def _harden(response: HttpResponse, *, language: str) -> None:
         response["Content-Security-Policy"] = TIP_CONTENT_SECURITY_POLICY
-        response["Referrer-Policy"] = "no-referrer"
+        # Our own pages only: the tip forms' POSTs then carry our real Origin (see _cross_site), and no other
+        # site ever learns that someone came from the tip portal.
+        response["Referrer-Policy"] = "same-origin"
         response["Cache-Control"] = "no-store"
         response["Content-Language"] = language
-        # No session or tracking cookie for citizens, whatever a library below may have set.
-        for name in (settings.SESSION_COOKIE_NAME, "messages", settings.LANGUAGE_COOKIE_NAME):
-            if name in response.cookies:
-                del response.cookies[name]
-        if settings.CSRF_COOKIE_NAME in response.cookies:
-            response.cookies[settings.CSRF_COOKIE_NAME]["samesite"] = "Strict"
+        # No cookie at all for citizens (session, messages, language, CSRF), whatever a library below set.
+        response.cookies.clear()
 
 
 _IPV4 = re.compile(r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])")

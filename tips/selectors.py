@@ -11,22 +11,23 @@ from tips.services import codename_burn_time, codename_guess_allowed, codename_g
 
 
 class CodenameThrottled(Exception):
-    """Too many wrong codenames for this tip (or in all) this hour; nothing was checked."""
+    """Too many wrong codenames for this tip, or from this client, this hour; nothing was checked."""
 
 
-def tip_for_codename(*, number: str, codename: str) -> Tip | None:
-    """The tip with this number if the codename is its own, else None. Wrong tries are counted; past the
-    limits nothing is checked at all (so the answer says nothing about the codename)."""
+def tip_for_codename(*, number: str, codename: str, client_key: str) -> Tip | None:
+    """The tip with this number if the codename is its own, else None. Wrong tries are counted (per tip, per
+    client and in all); past the limits nothing is checked at all (so the answer says nothing about the
+    codename)."""
     number = number.strip().upper()
-    if not codename_guess_allowed(number=number):
+    if not codename_guess_allowed(number=number, client_key=client_key):
         raise CodenameThrottled
     tip = Tip.objects.filter(number=number).first() if number else None
     if tip is None:
         codename_burn_time()
-        codename_guess_failed(number=number)
+        codename_guess_failed(number=number, client_key=client_key)
         return None
     if not codename_matches(codename=codename, encoded=tip.codename_hash):
-        codename_guess_failed(number=number)
+        codename_guess_failed(number=number, client_key=client_key)
         return None
     return tip
 

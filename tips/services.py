@@ -43,7 +43,7 @@ _COARSE_STEP = Decimal("0.005")
 
 
 class TipRateLimited(Exception):
-    """Too many tips (or codename tries) from one client or in all this hour."""
+    """Too many tips, codename tries or follow-ups from one client (or for one tip) this hour."""
 
 
 class TipAlreadySent(Exception):
@@ -114,23 +114,23 @@ def _hour_bucket() -> str:
     return datetime.now(UTC).strftime("%Y%m%d%H")
 
 
-def _count(key: str) -> int:
-    """Increments an hourly counter in the cache (created at 1 with an hour's life)."""
+def _count(key: str, *, by: int = 1) -> int:
+    """Increments an hourly counter in the cache (created at `by` with an hour's life)."""
     try:
-        return cache.incr(key)  # the common case first: the counter is there
+        return cache.incr(key, by)  # the common case first: the counter is there
     except ValueError:
         pass
-    if cache.add(key, 1, timeout=3600):
-        return 1
+    if cache.add(key, by, timeout=3600):
+        return by
     try:
-        return cache.incr(key)  # another request created it in between
+        return cache.incr(key, by)  # another request created it in between
     except ValueError:  # and it expired at once
-        cache.set(key, 1, timeout=3600)
-        return 1
+        cache.set(key, by, timeout=3600)
+        return by
 
 
 def tip_rate_check(*, client_key: str) -> None:
-    """Counts one submission by this client (an HMAC of its address, never the address) this hour."""
+    """Counts one submission by this client (a coarse bucket of its address, never the address) this hour."""
     if _count(f"tips:rate:{client_key}:{_hour_bucket()}") > settings.TIP_RATE_PER_HOUR:
         raise TipRateLimited
 
@@ -140,22 +140,66 @@ def _number_key(number: str) -> str:
     return hashlib.sha256(number.strip().upper().encode()).hexdigest()[:32]
 
 
-def codename_guess_allowed(*, number: str) -> bool:
-    """Whether another codename may be tried for this tip number now (per tip and across all tips).
+def _guess_keys(*, number: str, client_key: str) -> tuple[str, str, str]:
+    bucket = _hour_bucket()
+    return (
+        f"tips:guess:{_number_key(number)}:{bucket}",
+        f"tips:guess-client:{client_key}:{bucket}",
+        f"tips:guess:*:{bucket}",
+    )
 
-    A stranger can use up a tip's tries for the hour and keep its tipster out until the next one; that is
-    accepted, as the alternative (a limit per client) would need the address we do not keep.
+
+def codename_guess_allowed(*, number: str, client_key: str) -> bool:
+    """Whether this client may try another codename for this tip number now.
+
+    Only wrong tries count, so a tipster who types the right codename is never held back by anyone else's
+    guessing. Each client has its own hourly budget. The count across all tips is not a lockout: past it
+    (a spread-out attack), every client's budget shrinks to a few wrong tries, which slows the attack to a
+    crawl while a tipster with the right codename still gets in. (A delay or extra hashing per guess would
+    hold one of the web process's few threads, turning the slowdown into a denial of service.) A stranger
+    can still use up one tip's tries for the hour (the per-tip limit), which keeps that tip's thread closed
+    until the next hour; the codename's ~90 bits make the limit a courtesy rather than the defence.
     """
-    bucket = _hour_bucket()
-    per_tip = cache.get(f"tips:guess:{_number_key(number)}:{bucket}", 0)
-    overall = cache.get(f"tips:guess:*:{bucket}", 0)
-    return per_tip < settings.TIP_CODENAME_GUESSES_PER_TIP_PER_HOUR and overall < settings.TIP_CODENAME_GUESSES_PER_HOUR
+    per_tip_key, per_client_key, overall_key = _guess_keys(number=number, client_key=client_key)
+    counts = cache.get_many([per_tip_key, per_client_key, overall_key])  # one round trip
+    under_pressure = counts.get(overall_key, 0) >= settings.TIP_CODENAME_GUESSES_PER_HOUR
+    client_limit = (
+        settings.TIP_CODENAME_GUESSES_PER_CLIENT_UNDER_PRESSURE
+        if under_pressure
+        else settings.TIP_CODENAME_GUESSES_PER_CLIENT_PER_HOUR
+    )
+    return (
+        counts.get(per_tip_key, 0) < settings.TIP_CODENAME_GUESSES_PER_TIP_PER_HOUR
+        and counts.get(per_client_key, 0) < client_limit
+    )
 
 
-def codename_guess_failed(*, number: str) -> None:
+def codename_guess_failed(*, number: str, client_key: str) -> None:
+    for key in _guess_keys(number=number, client_key=client_key):
+        _count(key)
+
+
+def tip_follow_up_rate_check(*, tip: Tip, client_key: str, upload_bytes: int) -> None:
+    """Counts one follow-up (and the bytes of its files) against this tip's thread and this client, this hour;
+    raises TipRateLimited, counting nothing, when either is over its limit."""
     bucket = _hour_bucket()
-    _count(f"tips:guess:{_number_key(number)}:{bucket}")
-    _count(f"tips:guess:*:{bucket}")
+    messages_by_tip, messages_by_client = f"tips:fu:{tip.pk}:{bucket}", f"tips:fu-client:{client_key}:{bucket}"
+    bytes_by_tip, bytes_by_client = f"tips:fu-bytes:{tip.pk}:{bucket}", f"tips:fu-bytes-client:{client_key}:{bucket}"
+    counts = cache.get_many([messages_by_tip, messages_by_client, bytes_by_tip, bytes_by_client])
+    byte_limit = int(settings.TIP_FOLLOW_UP_MB_PER_HOUR) * 1024 * 1024
+    if (
+        counts.get(messages_by_tip, 0) >= settings.TIP_FOLLOW_UPS_PER_TIP_PER_HOUR
+        or counts.get(messages_by_client, 0) >= settings.TIP_FOLLOW_UPS_PER_CLIENT_PER_HOUR
+        or counts.get(bytes_by_tip, 0) + upload_bytes > byte_limit
+        or counts.get(bytes_by_client, 0) + upload_bytes > byte_limit
+    ):
+        raise TipRateLimited
+    # Two requests at once may both pass the check above; the limits are per hour, so one over is harmless.
+    _count(messages_by_tip)
+    _count(messages_by_client)
+    if upload_bytes:
+        _count(bytes_by_tip, by=upload_bytes)
+        _count(bytes_by_client, by=upload_bytes)
 
 
 def _coarsen(value: Decimal) -> Decimal:

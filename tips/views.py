@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from tips.forms import CodenameForm, FollowUpForm, TipForm
@@ -17,9 +18,17 @@ from tips.services import (
     TipRateLimited,
     submission_token,
     tip_create,
+    tip_follow_up_rate_check,
     tip_message_add,
     tip_rate_check,
 )
+
+# The tip views are csrf_exempt because a CSRF cookie would be a year-long identifier on the tipster's phone;
+# TipAnonymityMiddleware refuses cross-site posts on these routes instead (Sec-Fetch-Site and Origin).
+
+
+def _client_key(request: HttpRequest) -> str:
+    return str(request.tip_client_key)  # type: ignore[attr-defined]  (set by TipAnonymityMiddleware)
 
 
 def _lang_query(request: HttpRequest) -> str:
@@ -31,6 +40,7 @@ def _too_many(request: HttpRequest, *, message: str) -> HttpResponse:
     return render(request, "tips/too_many.html", {"message": message}, status=429)
 
 
+@csrf_exempt
 @require_http_methods(["GET", "POST"])
 def tip_new(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
@@ -39,7 +49,7 @@ def tip_new(request: HttpRequest) -> HttpResponse:
         form = TipForm(request.POST, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            tip_rate_check(client_key=request.tip_client_key)  # type: ignore[attr-defined]
+            tip_rate_check(client_key=_client_key(request))
         except TipRateLimited:
             return _too_many(
                 request, message=_("Too many tips were sent from here in the last hour. Please try later.")
@@ -113,12 +123,17 @@ def _not_found(request: HttpRequest, form: CodenameForm) -> HttpResponse:
     return render(request, "tips/open.html", {"form": form, "lang_query": _lang_query(request)}, status=404)
 
 
+@csrf_exempt
 @require_http_methods(["GET", "POST"])
 def tip_open(request: HttpRequest) -> HttpResponse:
     form = CodenameForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            tip = tip_for_codename(number=form.cleaned_data["number"], codename=form.cleaned_data["codename"])
+            tip = tip_for_codename(
+                number=form.cleaned_data["number"],
+                codename=form.cleaned_data["codename"],
+                client_key=_client_key(request),
+            )
         except CodenameThrottled:
             return _too_many(request, message=_("Too many attempts for this tip. Please try again in an hour."))
         if tip is None:
@@ -132,22 +147,32 @@ def tip_open(request: HttpRequest) -> HttpResponse:
     )
 
 
+@csrf_exempt
 @require_http_methods(["POST"])
 def tip_reply(request: HttpRequest) -> HttpResponse:
     form = FollowUpForm(request.POST, request.FILES or None)
     number, codename = request.POST.get("number", ""), request.POST.get("codename", "")
     try:
-        tip = tip_for_codename(number=number, codename=codename)
+        tip = tip_for_codename(number=number, codename=codename, client_key=_client_key(request))
     except CodenameThrottled:
         return _too_many(request, message=_("Too many attempts for this tip. Please try again in an hour."))
     if tip is None:
         return _not_found(request, CodenameForm(request.POST))
     if not form.is_valid():
         return _thread(request, tip=tip, codename=codename, form=form)  # type: ignore[arg-type]
+    files = form.cleaned_data.get("attachments") or []
+    try:
+        tip_follow_up_rate_check(
+            tip=tip, client_key=_client_key(request), upload_bytes=sum(upload.size or 0 for upload in files)
+        )
+    except TipRateLimited:
+        return _too_many(
+            request, message=_("Too many messages or files for this tip in the last hour. Please try later.")
+        )
     tip_message_add(
         tip=tip,
         body=form.cleaned_data["body"],
-        files=form.cleaned_data.get("attachments") or [],
+        files=files,
         submission=form.cleaned_data.get("submission", ""),
     )
     return _thread(request, tip=tip, codename=codename)

@@ -79,7 +79,7 @@ def test_the_api_has_the_privacy_headers_and_sets_no_cookie(alice) -> None:
     client.force_login(alice)  # a logged-in browser's session is neither used nor renewed
     response = client.post("/api/tips/", {"category": "other", "description": "d"}, format="json")
     assert response.status_code == 201
-    assert response["Cache-Control"] == "no-store" and response["Referrer-Policy"] == "no-referrer"
+    assert response["Cache-Control"] == "no-store" and response["Referrer-Policy"] == "same-origin"
     assert response["Content-Security-Policy"].startswith("default-src 'self'")
     assert not response.cookies
 
