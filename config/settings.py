@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import secrets
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -24,9 +25,32 @@ def _secret(name: str, default: str | None = None) -> str | None:
 DATA_DIR = Path(env.str("LANTERN_DATA_DIR", default=str(BASE_DIR / "var")))
 DEBUG = env.bool("LANTERN_DEBUG", default=True)
 
+
+def _installation_secret_key(folder: Path) -> str:
+    """The embedded demo's own key: made once per installation, kept in its data folder, readable by its owner only.
+
+    A key published in the source would let anyone sign media links and sessions for every demo. The web
+    server, relay and worker of `./dev run` start together; the file appears whole or not at all (a link of a
+    finished file), and the first one made is the one they all read.
+    """
+    path = folder / "secret_key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        draft = folder / f".secret_key.{os.getpid()}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(50))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
 # The embedded default runs on one machine for a demo; a deployment must bring its own key.
-_DEV_SECRET_KEY = "lantern-insecure-development-key-never-use-in-production"  # noqa: S105
-SECRET_KEY = _secret("SECRET_KEY", _DEV_SECRET_KEY if DEBUG else None) or ""
+SECRET_KEY = _secret("SECRET_KEY") or (_installation_secret_key(DATA_DIR) if DEBUG else "")
 if not SECRET_KEY:
     raise environ.ImproperlyConfigured("Set LANTERN_SECRET_KEY (or LANTERN_SECRET_KEY_FILE) when LANTERN_DEBUG is off.")
 
