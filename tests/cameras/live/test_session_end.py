@@ -12,7 +12,7 @@ import pytest
 
 from cameras.media.relay import REASON_CONNECTION_FAILED, REASON_VIEWER_LEFT
 from cameras.models import LiveSession
-from tests.cameras.live.test_whep_live import endpoint, live_camera, monitor_token  # noqa: F401 (fixtures)
+from tests.cameras.live.test_whep_live import endpoint
 from tests.cameras.live.whep_client import Watch, poll, wait_for, watch
 
 
