@@ -86,6 +86,7 @@ MIDDLEWARE = [
     # Outside every middleware that writes (sessions, auth, axes): a still-locked SQLite is a 503, not a 500.
     "config.middleware.DatabaseBusyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "community.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -458,6 +459,9 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Pages' Content-Security-Policy (community/middleware.py) allows this host, the map tiles and the object store;
+# relays that answer WHEP on another host (LANTERN_RELAY_URL of each) must be added here for live view to connect.
+CSP_CONNECT_SRC = env.list("LANTERN_CSP_CONNECT_SRC", default=[])
 
 # Who gets an e-mail when a page fails (never for the tip routes: see LOGGING's tip_routes_excluded).
 ADMINS = [("Lantern administrator", address) for address in env.list("LANTERN_ADMINS", default=[])]
