@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -49,6 +50,8 @@ def relay_process(relay_id: str, port: int) -> subprocess.Popen:
         "LANTERN_SECRET_KEY": settings.SECRET_KEY,
         # The simulator listens on loopback, which real deployments refuse as a camera address.
         "LANTERN_STREAM_ALLOW_PRIVATE": "true",
+        # Their periodic reports would close the sessions these tests make up for them; not within a test.
+        "LANTERN_LIVE_REPORT_S": "600",
     }
     command = [
         *(sys.executable, "-m", "uvicorn", "config.asgi:application"),
@@ -120,3 +123,65 @@ def test_a_post_to_the_wrong_relay_is_redirected_and_the_viewer_gets_frames(
     session = LiveSession.objects.get()
     assert session.relay_id == owner
     assert poll(lambda: LiveSession.objects.get().ended_at is not None)
+
+
+def _delete_at(url: str, token: str) -> tuple[int, str]:
+    """DELETE without following redirects: (status, Location)."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"}, method="DELETE")
+    try:
+        with urllib.request.build_opener(NoRedirect).open(request, timeout=20) as response:
+            return response.status, response.headers.get("Location", "")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Location", "")
+
+
+def test_a_delete_at_the_wrong_relay_is_sent_to_the_relay_holding_the_session(
+    two_relays, alice_camera, monitor, simulator
+):
+    Camera.objects.filter(pk=alice_camera.pk).update(
+        stream_url_encrypted=stream_url_encrypt(simulator.url(1)), health="online", codec="h264"
+    )
+    token = Token.objects.create(user=monitor).key
+    owner = relay_for_camera(camera_id=alice_camera.pk, relays=two_relays)
+    wrong = next(url for relay_id, url in two_relays.items() if relay_id != owner)
+
+    async def scenario():
+        result = await watch(f"{two_relays[owner]}/live/cameras/{alice_camera.pk}/whep", token)
+        assert result.status == 201, result.error
+        assert await wait_for(lambda: result.frames >= 5, timeout=30)
+        at_wrong = result.location.replace(two_relays[owner], wrong)
+        status, location = await asyncio.to_thread(_delete_at, at_wrong, token)
+        assert status == 307
+        assert location == result.location
+        # The record stays open and the viewer keeps playing on the relay that holds it.
+        assert await asyncio.to_thread(lambda: LiveSession.objects.get().ended_at is None)
+        frames = result.frames
+        assert await wait_for(lambda: result.frames > frames + 5, timeout=30)
+        assert (await asyncio.to_thread(_delete_at, location, token))[0] == 200
+        await stop(result)
+
+    asyncio.run(scenario())
+    assert poll(lambda: LiveSession.objects.get().ended_at is not None, timeout=30)
+    assert LiveSession.objects.get().end_reason == "The viewer closed the tile."
+
+
+def test_a_delete_for_another_relays_session_closes_the_record_only_when_that_relay_is_gone(
+    two_relays, alice_camera, monitor
+):
+    token = Token.objects.create(user=monitor).key
+    (other, other_url), (_, here_url) = list(two_relays.items())
+    LiveSession.objects.create(id="on-the-other", camera=alice_camera, viewer=monitor, relay_id=other)
+    LiveSession.objects.create(id="on-a-dead-one", camera=alice_camera, viewer=monitor, relay_id="relay-gone-long-ago")
+
+    # The other relay beats: the DELETE goes there, and nothing is closed here.
+    status, location = _delete_at(f"{here_url}/live/sessions/on-the-other", token)
+    assert (status, location) == (307, f"{other_url}/live/sessions/on-the-other")
+    assert LiveSession.objects.get(pk="on-the-other").ended_at is None
+    # A relay that no longer beats took its viewers with it: the record is closed.
+    assert _delete_at(f"{here_url}/live/sessions/on-a-dead-one", token)[0] == 200
+    assert LiveSession.objects.get(pk="on-a-dead-one").ended_at is not None
