@@ -7,13 +7,14 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import F, Max
-from django.utils import translation
+from django.db.models import F, Max, Q
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from cameras.storage import StorageUnavailable, file_sha256, object_delete, object_open, object_put
@@ -243,21 +244,49 @@ def attachments_spool_flush() -> int:
         except StorageUnavailable:
             return sent
         path.unlink(missing_ok=True)
+        TipAttachment.objects.filter(pk=attachment.pk).update(queued_at=timezone.now())
         _queue(attachment_id=attachment.pk)
         sent += 1
     return sent
 
 
 def attachments_retry() -> int:
-    """Queue again the attachments storage outages left failed, and delete raw uploads left behind; returns how
-    many were queued (for a periodic task)."""
+    """Queue again the attachments storage outages left failed and those whose task message was lost (pending for
+    longer than TIP_ATTACHMENT_PENDING_RETRY_S), give up on those queued again too often, and delete raw uploads
+    left behind; returns how many were queued (for a periodic task)."""
     attachments_spool_flush()
+    now = timezone.now()
+    stale = now - timedelta(seconds=int(settings.TIP_ATTACHMENT_PENDING_RETRY_S))
+    waiting = TipAttachment.objects.filter(
+        Q(state=TipAttachment.State.FAILED) | Q(state=TipAttachment.State.PENDING, queued_at__lt=stale)
+    ).select_related("tip")
     queued = 0
-    for attachment_id in TipAttachment.objects.filter(state=TipAttachment.State.FAILED).values_list("pk", flat=True):
-        _queue(attachment_id=attachment_id)
-        queued += 1
+    for attachment in waiting:
+        if attachment.requeues >= int(settings.TIP_ATTACHMENT_MAX_REQUEUES):
+            _give_up(attachment=attachment)
+            continue
+        # Only a row still waiting as we saw it: a worker may have finished it since the query.
+        claimed = TipAttachment.objects.filter(pk=attachment.pk, state=attachment.state, requeues=attachment.requeues)
+        if claimed.update(requeues=F("requeues") + 1, queued_at=now):
+            _queue(attachment_id=attachment.pk)
+            queued += 1
     for attachment in TipAttachment.objects.filter(
         state__in=[TipAttachment.State.READY, TipAttachment.State.REFUSED]
     ).exclude(raw_key=""):
         _raw_discard(attachment=attachment)
     return queued
+
+
+def _give_up(*, attachment: TipAttachment) -> None:
+    """An attachment that no worker could finish after many tries: its raw upload (which still carries the
+    metadata) goes, and the tipster reads on their thread that the file was not kept and may be sent again."""
+    with translation.override(attachment.tip.language):
+        refusal = str(_("This file could not be processed and was not kept. Please send it again."))
+    given_up = TipAttachment.objects.filter(
+        pk=attachment.pk, state__in=[TipAttachment.State.PENDING, TipAttachment.State.FAILED]
+    ).update(state=TipAttachment.State.REFUSED, refusal=refusal[:300])
+    if not given_up:
+        return  # finished meanwhile
+    logger.warning("gave up on tip attachment %s after %s tries", attachment.pk, attachment.requeues)
+    if attachment.raw_key:
+        _raw_discard(attachment=attachment)  # kept for the loop above to retry if storage is down

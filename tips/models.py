@@ -6,6 +6,7 @@ Nothing here identifies the tipster: no account, no address, no device; the code
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 from community.models import User
 
@@ -85,6 +86,10 @@ class TipAttachment(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     refusal = models.CharField(max_length=300, blank=True)  # said to the tipster in their language
     attempts = models.PositiveSmallIntegerField(default=0)
+    # When its scrub task was last queued, and how often the periodic retry queued it again: a task message can
+    # be lost (a broker restart), and an attachment must not wait for it for ever (see attachments_retry).
+    queued_at = models.DateTimeField(default=timezone.now)
+    requeues = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["tip", "position", "id"]

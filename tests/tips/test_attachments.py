@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -12,6 +13,8 @@ import numpy as np
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.utils import timezone
 from PIL import Image
 
 from cameras.storage import StorageUnavailable
@@ -19,6 +22,7 @@ from tests.tips.test_scrub import jpeg_with_gps, make_video
 from tips import attachments
 from tips.attachments import attachment_process, attachments_accept, attachments_retry
 from tips.models import Tip, TipAttachment
+from tips.services import tip_create
 
 pytestmark = pytest.mark.django_db
 
@@ -210,3 +214,45 @@ def test_a_copy_that_fails_after_another_finished_leaves_the_attachment_ready(ti
         attachment_process(attachment_id=attachment.pk)
     attachment.refresh_from_db()
     assert (attachment.state, attachment.attempts) == ("ready", 0)
+
+
+def _lost_message_attachment(tip: Tip, tmp_path: Path, capture: Any) -> TipAttachment:
+    # The broker never got the task (a restart lost it): the attachment is pending with its raw upload stored.
+    with mock.patch("tips.tasks.attachment_process_task.delay"), capture(execute=True):
+        (attachment,) = attachments_accept(tip=tip, files=[_upload("gps.jpg", _gps_jpeg(tmp_path))])
+    attachment.refresh_from_db()
+    assert attachment.state == TipAttachment.State.PENDING and default_storage.exists(attachment.raw_key)
+    return attachment
+
+
+def test_an_attachment_whose_task_message_was_lost_is_picked_up(
+    tip: Tip, tmp_path: Path, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.TIP_ATTACHMENT_PENDING_RETRY_S = 1800
+    attachment = _lost_message_attachment(tip, tmp_path, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert attachments_retry() == 0  # still fresh: its task may yet come
+    TipAttachment.objects.filter(pk=attachment.pk).update(queued_at=timezone.now() - timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert attachments_retry() == 1
+    raw_key = attachment.raw_key
+    attachment.refresh_from_db()
+    assert attachment.state == TipAttachment.State.READY and attachment.requeues == 1
+    assert attachment.raw_key == "" and not default_storage.exists(raw_key)
+
+
+def test_an_attachment_retried_too_often_is_given_up_and_the_tipster_told(
+    settings: Any, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.TIP_ATTACHMENT_MAX_REQUEUES = 3
+    receipt = tip_create(category="theft", description="a bike", language="es")
+    attachment = _lost_message_attachment(receipt.tip, tmp_path, django_capture_on_commit_callbacks)
+    raw_key = attachment.raw_key
+    TipAttachment.objects.filter(pk=attachment.pk).update(queued_at=timezone.now() - timedelta(hours=1), requeues=3)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert attachments_retry() == 0
+    attachment.refresh_from_db()
+    assert attachment.state == TipAttachment.State.REFUSED and attachment.refusal
+    assert attachment.raw_key == "" and not default_storage.exists(raw_key)  # the metadata went with it
+    thread = Client().post("/tips/follow-up/?lang=en", {"number": receipt.tip.number, "codename": receipt.codename})
+    assert attachment.refusal in thread.content.decode()
