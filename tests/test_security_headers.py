@@ -51,3 +51,8 @@ def test_the_tip_portal_keeps_its_own_policy(client):
     response = client.get(reverse("tips:new"))
     assert response.status_code == 200
     assert response["Content-Security-Policy"] == TIP_CONTENT_SECURITY_POLICY
+
+
+def test_the_api_docs_page_has_no_inline_script(client_for, alice):
+    page = client_for(alice).get("/api/docs/").content.decode()
+    assert "<script>" not in page.replace(" ", "")
