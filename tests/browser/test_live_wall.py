@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from cameras.credentials import stream_url_encrypt, stream_url_mask
-from cameras.models import Camera, MonitorWall
+from cameras.models import Camera, LiveSession, MonitorWall
 from cameras.simulator import CameraSimulator
 from community.services import agreement_revoke
 from tests.browser.browsing import log_in_through_form
@@ -127,3 +127,26 @@ def test_a_dropped_camera_shows_reconnecting_then_plays_again(
     resumed_from = frames(desktop, 0)
     assert wait_until(lambda: frames(desktop, 0) > resumed_from + 5, timeout=20)
     assert wait_until(lambda: tile_state(desktop, 0) == "live", timeout=5), tile_text(desktop, 0)
+
+
+def test_reloading_the_wall_six_times_leaks_no_session_and_it_still_plays(desktop, asgi_server, monitor, wall_cameras):
+    open_wall(desktop, asgi_server, monitor, wall_cameras)
+    assert wait_until(lambda: all(frames(desktop, i) > 5 for i in range(4)), timeout=60)
+    for _ in range(6):
+        desktop.reload()
+        assert wait_until(lambda: all(frames(desktop, i) > 0 for i in range(4)), timeout=60), [
+            tile_text(desktop, i) for i in range(4)
+        ]
+
+    def open_sessions() -> int:
+        return LiveSession.objects.filter(viewer=monitor, ended_at__isnull=True).count()
+
+    # Each reload's tiles ended with the page (their DELETE outlives it, and the relay sees the connections
+    # close): no more sessions stay open than the wall has tiles.
+    assert wait_until(lambda: open_sessions() <= 4, timeout=60), open_sessions()
+    assert LiveSession.objects.filter(viewer=monitor).count() == 4 * 7
+    desktop.reload()
+    assert wait_until(lambda: all(frames(desktop, i) > 5 for i in range(4)), timeout=60), [
+        tile_text(desktop, i) for i in range(4)
+    ]
+    assert all(tile_state(desktop, i) == "live" for i in range(4))
