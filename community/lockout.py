@@ -63,7 +63,7 @@ def lockout_response(
         "retry_at_iso": ends_at.isoformat(),
         "retry_minutes": _minutes(ends_at - timezone.now()),
     }
-    status = settings.AXES_HTTP_RESPONSE_CODE
+    status = int(getattr(settings, "AXES_HTTP_RESPONSE_CODE", 429))
     if request.META.get("HTTP_X_REQUESTED_WITH") == "XMLHttpRequest":
         return JsonResponse({"detail": "Too many failed logins.", "retry_at": context["retry_at_iso"]}, status=status)
     response = render(request, "community/locked_out.html", context, status=status)

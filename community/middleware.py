@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -54,8 +55,9 @@ def content_security_policy() -> str:
     playback fetches segments and pages show snapshots by presigned URL. WebSockets to this host are 'self'.
     """
     tiles = _origin(settings.MAP_TILE_URL)
+    storage: dict[str, Any] = settings.STORAGES["default"]  # type: ignore[assignment]
     store = _origin(getattr(settings, "S3_PUBLIC_ENDPOINT_URL", "") or "") or _origin(
-        str(settings.STORAGES["default"].get("OPTIONS", {}).get("endpoint_url") or "")
+        str(storage.get("OPTIONS", {}).get("endpoint_url") or "")
     )
     extra_connect = " ".join(_origin(url) for url in getattr(settings, "CSP_CONNECT_SRC", []) if _origin(url))
 
