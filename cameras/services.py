@@ -7,6 +7,7 @@ import hashlib
 import logging
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -693,17 +694,90 @@ def evidence_export(*, request_id: int, claim: str) -> EvidenceRequest | None:
 
     Cameras already exported by an earlier attempt (a worker killed half way) are kept, not redone.
     """
-    from cameras.manifest import manifest_bytes, manifest_sign, signing_public_key_pem
-    from cameras.media.export import segments_concat
-
     request = evidence_export_claim(request_id=request_id, claim=claim)
     if request is None:
         return None
     cameras = list(request.cameras.order_by("name"))
     done = {item.camera_id for item in request.items.all()}
-    retain_until = timezone.now() + timedelta(days=settings.EVIDENCE_LOCK_DAYS)
     reported = [request.export_progress, time.monotonic()]  # the last progress sent to pages, and when
+    try:
+        with _ExportLease(request_id=request.pk, claim=claim):
+            _export_cameras(request=request, claim=claim, cameras=cameras, done=done, reported=reported)
+            return _export_finish(request=request, claim=claim)
+    except _ExportLeaseLost:
+        # Only a worker that stalled past its lease gets here; the one that took over finishes the export.
+        logger.warning("evidence export of request %s: claim %s lost its lease; stopping", request.pk, claim)
+        return None
+
+
+class _ExportLeaseLost(Exception):
+    """Another claim holds the export now: this worker must stop writing to it."""
+
+
+class _ExportLease:
+    """Renews the export's lease from a thread while the export runs, so that no other worker can take over a
+    live export, however long one segment takes to read; a worker that dies stops renewing, and its export is
+    taken over once the lease runs out."""
+
+    def __init__(self, *, request_id: int, claim: str) -> None:
+        self._request_id = request_id
+        self._claim = claim
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"export-lease-{request_id}", daemon=True)
+
+    def __enter__(self) -> _ExportLease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        from django.db import connection
+
+        try:
+            # Well inside the lease, so that a busy database or machine never lets it run out.
+            while not self._stop.wait(settings.EVIDENCE_EXPORT_LEASE_S / 4):
+                ours = EvidenceRequest.objects.filter(
+                    pk=self._request_id, state=EvidenceRequest.State.EXPORTING, export_claim=self._claim
+                )
+                with transaction.atomic():
+                    # SKIP LOCKED: the export's own thread may hold the row in a transaction (an eager task in
+                    # a request's transaction); waiting for it here would hold up the export's end.
+                    if list(ours.select_for_update(skip_locked=True).values_list("pk", flat=True)):
+                        ours.update(export_claimed_at=timezone.now())
+                        continue
+                if not ours.exists():
+                    return
+        except Exception:
+            # A database hiccup: the export itself notices soon enough; the lease may lapse meanwhile.
+            logger.exception("evidence export of request %s: renewing the lease failed", self._request_id)
+        finally:
+            connection.close()  # this thread's own connection
+
+
+def _export_lease_renew(*, request: EvidenceRequest, claim: str, progress: float | None = None) -> None:
+    """The heartbeat: while it beats, the lease stays fresh and no other worker can take the export over."""
+    fields: dict[str, Any] = {"export_claimed_at": timezone.now()}
+    if progress is not None:
+        fields["export_progress"] = progress
+    renewed = EvidenceRequest.objects.filter(
+        pk=request.pk, state=EvidenceRequest.State.EXPORTING, export_claim=claim
+    ).update(**fields)
+    if not renewed:
+        raise _ExportLeaseLost
+
+
+def _export_cameras(
+    *, request: EvidenceRequest, claim: str, cameras: list[Camera], done: set[int], reported: list[float]
+) -> None:
+    from cameras.media.export import segments_concat
+
+    retain_until = timezone.now() + timedelta(days=settings.EVIDENCE_LOCK_DAYS)
     for index, camera in enumerate(cameras):
+        _export_lease_renew(request=request, claim=claim)
+        reported[1] = time.monotonic()
         if camera.pk in done:
             continue
         segments = list(
@@ -753,6 +827,13 @@ def evidence_export(*, request_id: int, claim: str) -> EvidenceRequest | None:
             ],
         )
 
+
+def _export_finish(*, request: EvidenceRequest, claim: str) -> EvidenceRequest | None:
+    """The signed manifest, then EXPORTED; None when another claim took the export over meanwhile."""
+    from cameras.manifest import manifest_bytes, manifest_sign, signing_public_key_pem
+
+    _export_lease_renew(request=request, claim=claim)
+    retain_until = timezone.now() + timedelta(days=settings.EVIDENCE_LOCK_DAYS)
     exported_at = timezone.now()
     data = manifest_bytes(
         data=_manifest(
@@ -799,7 +880,7 @@ def evidence_export(*, request_id: int, claim: str) -> EvidenceRequest | None:
 
 
 def _export_progress(*, request: EvidenceRequest, claim: str, value: float) -> None:
-    EvidenceRequest.objects.filter(pk=request.pk, export_claim=claim).update(export_progress=value)
+    _export_lease_renew(request=request, claim=claim, progress=value)
     evidence_changed(request.pk, state=EvidenceRequest.State.EXPORTING, progress=value)
 
 
