@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
@@ -352,6 +353,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from drf-spectacular-sidecar's static files: the docs page loads nothing from the internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Lantern's own settings.
@@ -368,8 +373,10 @@ STREAM_ALLOW_PRIVATE = env.bool("LANTERN_STREAM_ALLOW_PRIVATE", default=False)
 STREAM_ALLOWED_NETWORKS = env.list("LANTERN_STREAM_ALLOWED_NETWORKS", default=[])
 for _network in STREAM_ALLOWED_NETWORKS:
     ipaddress.ip_network(_network, strict=False)  # a mistyped network stops the start, not the first enrolment
-MAP_TILE_URL = env.str("LANTERN_MAP_TILE_URL", default="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
-MAP_TILE_ATTRIBUTION = env.str("LANTERN_MAP_TILE_ATTRIBUTION", default="&copy; OpenStreetMap contributors")
+# No base map by default: a public tile server is the internet, which Lantern never needs. The maps say so
+# and how to set one (README: "Maps"); the cameras and alerts are drawn either way.
+MAP_TILE_URL = env.str("LANTERN_MAP_TILE_URL", default="")
+MAP_TILE_ATTRIBUTION = env.str("LANTERN_MAP_TILE_ATTRIBUTION", default="")
 MAP_CENTER = env.list("LANTERN_MAP_CENTER", cast=float, default=[42.3314, -83.0458])
 INVITATION_DAYS = env.int("LANTERN_INVITATION_DAYS", default=7)
 

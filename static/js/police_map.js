@@ -5,10 +5,12 @@
   var el = document.getElementById("camera-map");
   if (!el || !window.L) return;
   var center = (el.dataset.center || "42.3314,-83.0458").split(",").map(Number);
-  var map = L.map(el, { preferCanvas: true }).setView(center, 12);
+  // maxZoom on the map itself: without a tile layer to lend one, the clusters refuse to work.
+  var map = L.map(el, { preferCanvas: true, maxZoom: 19 }).setView(center, 12);
   el.lanternMap = map; // the alert heat map layer (heatmap.js) draws on the same map
   if (el.dataset.tileUrl) {
-    // Without a reachable tile server the map is a plain background; markers and clusters still work.
+    // Without a reachable tile server the map is a plain background; markers and clusters still work. With
+    // none configured the page says so on the map (templates/_no_base_map.html).
     L.tileLayer(el.dataset.tileUrl, { maxZoom: 19, attribution: el.dataset.tileAttribution || "" }).addTo(map);
   }
   // With chunked loading, addLayers returns before the markers are in; a filter change meanwhile
