@@ -320,20 +320,28 @@ def sensor_event_record(*, source: SensorSource, body: bytes) -> tuple[Alert, bo
         raise ValidationError(
             {"id": "Give each event an id (at most 100 characters), so a resend is not a second alert."}
         )
-    occurred_at = timezone.now()
+    now = timezone.now()
+    occurred_at = now
     if payload.get("occurred_at"):
-        parsed = parse_datetime(str(payload["occurred_at"]))
+        try:
+            parsed = parse_datetime(str(payload["occurred_at"]))
+        except ValueError:  # well formed but impossible, such as month 13
+            parsed = None
         if parsed is None or parsed.tzinfo is None:
             raise ValidationError({"occurred_at": "Use an ISO 8601 time with its offset."})
+        # The same window the signature's timestamp must fall in: an event from the future (or from long ago)
+        # would sort above every real alert, or sneak into the past of a case.
+        window = timedelta(seconds=settings.SENSOR_SIGNATURE_MAX_AGE_S)
+        if parsed > now + _SENSOR_CLOCK_SKEW:
+            raise ValidationError({"occurred_at": "The event is in the future; check the sensor's clock."})
+        if parsed < now - window:
+            raise ValidationError(
+                {"occurred_at": f"The event is older than {window.total_seconds():g} s; send events as they happen."}
+            )
         occurred_at = parsed
     latitude, longitude = source.latitude, source.longitude
-    if payload.get("latitude") is not None and payload.get("longitude") is not None:
-        try:
-            latitude, longitude = Decimal(str(payload["latitude"])), Decimal(str(payload["longitude"]))
-        except ArithmeticError as exc:
-            raise ValidationError({"latitude": "Give the place in decimal degrees."}) from exc
-        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
-            raise ValidationError({"latitude": "Give the place in decimal degrees."})
+    if payload.get("latitude") is not None or payload.get("longitude") is not None:
+        latitude, longitude = _sensor_place(latitude=payload.get("latitude"), longitude=payload.get("longitude"))
     severity = payload.get("severity", source.severity)
     if severity not in Severity.values:
         raise ValidationError({"severity": "Use low, medium or high."})
@@ -350,6 +358,26 @@ def sensor_event_record(*, source: SensorSource, body: bytes) -> tuple[Alert, bo
         longitude=longitude,
         details={"event_id": event_id, "message": message},
     )
+
+
+# A sensor's clock may run a little ahead of ours.
+_SENSOR_CLOCK_SKEW = timedelta(seconds=60)
+_PLACE_ERROR = "Give both latitude (-90 to 90) and longitude (-180 to 180) in decimal degrees."
+
+
+def _sensor_place(*, latitude: Any, longitude: Any) -> tuple[Decimal, Decimal]:
+    """An event's own place; anything but two finite numbers in range is refused (NaN included, which would
+    otherwise slip past a range check)."""
+    if latitude is None or longitude is None or isinstance(latitude, bool) or isinstance(longitude, bool):
+        raise ValidationError({"latitude": _PLACE_ERROR})
+    try:
+        lat, lon = Decimal(str(latitude)), Decimal(str(longitude))
+    except ArithmeticError as exc:
+        raise ValidationError({"latitude": _PLACE_ERROR}) from exc
+    if not (lat.is_finite() and lon.is_finite() and -90 <= lat <= 90 and -180 <= lon <= 180):
+        raise ValidationError({"latitude": _PLACE_ERROR})
+    # The columns keep six decimals; more would fail at save time as a 500.
+    return lat.quantize(Decimal("0.000001")), lon.quantize(Decimal("0.000001"))
 
 
 def detections_search_record(*, by: User, criteria: dict[str, Any]) -> None:

@@ -119,3 +119,43 @@ def test_a_get_is_not_allowed(panic_button: tuple[SensorSource, str]) -> None:
     source, _ = panic_button
 
     assert Client().get(f"/ingest/sensors/{source.pk}/events").status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"occurred_at": "2099-01-01T00:00:00+00:00"}, "occurred_at"),
+        ({"occurred_at": "2026-13-45T00:00:00+00:00"}, "occurred_at"),
+        ({"occurred_at": "2020-01-01T00:00:00+00:00"}, "occurred_at"),
+        ({"latitude": 91, "longitude": 0}, "latitude"),
+        ({"latitude": 0, "longitude": -181}, "latitude"),
+        ({"latitude": "NaN", "longitude": "NaN"}, "latitude"),
+        ({"latitude": "Infinity", "longitude": 0}, "latitude"),
+        ({"latitude": 42.33}, "latitude"),
+        ({"latitude": True, "longitude": False}, "latitude"),
+    ],
+)
+def test_a_signed_event_at_an_impossible_time_or_place_is_a_400_and_nothing_is_stored(
+    panic_button: tuple[SensorSource, str], fields: dict[str, Any], error: str
+) -> None:
+    source, secret = panic_button
+
+    response = _post(source, secret, {"id": "evt-odd", **fields})
+
+    assert response.status_code == 400, response.content
+    assert error in response.json()["errors"]
+    assert not Alert.objects.exists()
+
+
+def test_a_signed_event_a_moment_ago_at_its_own_place_is_kept(panic_button: tuple[SensorSource, str]) -> None:
+    source, secret = panic_button
+    when = timezone.now() - timedelta(seconds=30)
+
+    response = _post(
+        source, secret, {"id": "evt-2", "occurred_at": when.isoformat(), "latitude": 42.331427, "longitude": -83.0458}
+    )
+
+    assert response.status_code == 201, response.content
+    alert = Alert.objects.get()
+    assert abs((alert.occurred_at - when).total_seconds()) < 1
+    assert (float(alert.latitude), float(alert.longitude)) == (42.331427, -83.0458)
