@@ -75,8 +75,8 @@ class DemoProcesses:
         return process
 
     def start_simulator(self, *, walkers: tuple[int, ...] = (1, 2)) -> None:
-        command = [PYTHON, "-m", "cameras.simulator", "--cameras", str(self.cameras), "--port", str(self.simulator_port)]
-        command += ["--size", "640x360", "--fps", "15"]
+        command = [PYTHON, "-m", "cameras.simulator", "--cameras", str(self.cameras)]
+        command += ["--port", str(self.simulator_port), "--size", "640x360", "--fps", "15"]
         for walker in walkers:
             command += ["--walker", str(walker)]
         self._spawn("simulator", command)
@@ -101,7 +101,7 @@ class DemoProcesses:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                with urllib.request.urlopen(f"{self.url}/account/login/", timeout=5):
+                with urllib.request.urlopen(f"{self.url}/account/login/", timeout=5):  # noqa: S310 (http on loopback)
                     return
             except OSError:
                 if time.monotonic() > deadline:
