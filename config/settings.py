@@ -440,8 +440,10 @@ ALERT_NEARBY_RADIUS_M = env.float("LANTERN_ALERT_NEARBY_RADIUS_M", default=300.0
 # A sensor's signed timestamp may be this old at most (replayed requests are refused).
 SENSOR_SIGNATURE_MAX_AGE_S = env.int("LANTERN_SENSOR_SIGNATURE_MAX_AGE_S", default=300)
 
-# Anonymous tips. Attachment limits are per file; the submission rate is per client per hour, keyed on an
-# HMAC of the address with a daily key held only in the cache. Codename guesses are limited per tip and in all.
+# Anonymous tips. Attachment limits are per file; the rate limits are per client per hour, keyed on a coarse
+# bucket of the address (a 20-bit HMAC with a daily key derived from SECRET_KEY and never stored; see
+# tips/middleware.py). Wrong codenames are limited per tip and per client; past the count across all tips each
+# client's budget shrinks (a slowdown, never a lockout for everyone). Follow-ups are limited per tip and client.
 TIP_MAX_ATTACHMENTS = env.int("LANTERN_TIP_MAX_ATTACHMENTS", default=5)
 TIP_MAX_IMAGE_MB = env.int("LANTERN_TIP_MAX_IMAGE_MB", default=15)
 TIP_MAX_VIDEO_MB = env.int("LANTERN_TIP_MAX_VIDEO_MB", default=200)
@@ -449,9 +451,29 @@ TIP_RATE_PER_HOUR = env.int("LANTERN_TIP_RATE_PER_HOUR", default=10)
 # scrypt's work factor for codename hashes (a power of two; see tips/services.py for why 2**12).
 TIP_CODENAME_SCRYPT_N = env.int("LANTERN_TIP_CODENAME_SCRYPT_N", default=2**10)
 TIP_CODENAME_GUESSES_PER_TIP_PER_HOUR = env.int("LANTERN_TIP_CODENAME_GUESSES_PER_TIP_PER_HOUR", default=5)
+TIP_CODENAME_GUESSES_PER_CLIENT_PER_HOUR = env.int("LANTERN_TIP_CODENAME_GUESSES_PER_CLIENT_PER_HOUR", default=20)
 TIP_CODENAME_GUESSES_PER_HOUR = env.int("LANTERN_TIP_CODENAME_GUESSES_PER_HOUR", default=500)
-# Behind a reverse proxy the client is the first X-Forwarded-For entry (used only for the HMAC, then dropped).
-TIP_TRUST_X_FORWARDED_FOR = env.bool("LANTERN_BEHIND_PROXY", default=False)
+TIP_CODENAME_GUESSES_PER_CLIENT_UNDER_PRESSURE = env.int(
+    "LANTERN_TIP_CODENAME_GUESSES_PER_CLIENT_UNDER_PRESSURE", default=3
+)
+TIP_FOLLOW_UPS_PER_TIP_PER_HOUR = env.int("LANTERN_TIP_FOLLOW_UPS_PER_TIP_PER_HOUR", default=10)
+TIP_FOLLOW_UPS_PER_CLIENT_PER_HOUR = env.int("LANTERN_TIP_FOLLOW_UPS_PER_CLIENT_PER_HOUR", default=20)
+TIP_FOLLOW_UP_MB_PER_HOUR = env.int("LANTERN_TIP_FOLLOW_UP_MB_PER_HOUR", default=2 * TIP_MAX_VIDEO_MB)
+# The beat's retry (every 5 minutes) queues failed attachments again, and pending ones whose task message was
+# lost once they have waited this long; one queued again this many times is given up: its raw upload deleted
+# and the tipster told on the thread (48: four hours of failures, or a day of lost messages).
+TIP_ATTACHMENT_PENDING_RETRY_S = env.int("LANTERN_TIP_ATTACHMENT_PENDING_RETRY_S", default=1800)
+TIP_ATTACHMENT_MAX_REQUEUES = env.int("LANTERN_TIP_ATTACHMENT_MAX_REQUEUES", default=48)
+
+# Request sizes (config/asgi.py refuses a larger Content-Length at once with 413 and stops reading a chunked
+# body past the cap, before Django spools anything to disk; docker/nginx.conf caps the same). The tip form and
+# follow-up take the tip attachment limits; every other route (sensor ingest, WHEP/WHIP, the APIs) a small cap.
+REQUEST_MAX_MB = env.int("LANTERN_REQUEST_MAX_MB", default=10)
+TIP_UPLOAD_REQUEST_MAX_MB = TIP_MAX_ATTACHMENTS * max(TIP_MAX_VIDEO_MB, TIP_MAX_IMAGE_MB) + 1
+# Form fields and request.body outside files: the largest legitimate one (an SDP offer, a tip's text) is far less.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# A few over the tip limit, so that six files get the form's own message rather than a bare 400.
+DATA_UPLOAD_MAX_NUMBER_FILES = TIP_MAX_ATTACHMENTS + 5
 
 # Production hardening; `manage.py check --deploy` must be clean when LANTERN_DEBUG is off.
 SECURE_PROXY_SSL_HEADER = (
