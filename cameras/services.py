@@ -181,12 +181,43 @@ def camera_push_token_rotate(*, camera: Camera, by: User) -> str:
 
 @transaction.atomic
 def camera_delete(*, camera: Camera, by: User) -> None:
-    audit_record(actor=by, action="camera.delete", target=camera, details={"name": camera.name})
+    """Remove a camera and, after the commit, everything of it in storage: recordings, snapshots, detection
+    thumbnails and alert snapshots. Exported evidence stays: it lives under its own keys (evidence/...)."""
+    from alerts.models import Alert, Detection  # alerts builds on cameras; imported here to keep it one way
+
+    keys = [
+        *Segment.objects.filter(camera=camera).values_list("key", flat=True),
+        *Detection.objects.filter(camera=camera).exclude(thumbnail="").values_list("thumbnail", flat=True),
+        *Alert.objects.filter(camera=camera).exclude(snapshot="").values_list("snapshot", flat=True),
+    ]
+    if camera.snapshot:
+        keys.append(camera.snapshot.name)
+    audit_record(
+        actor=by, action="camera.delete", target=camera, details={"name": camera.name, "objects": len(keys)}
+    )
     camera_id = camera.pk
     transaction.on_commit(lambda: camera_access_changed([camera_id], reason="The owner removed this camera."))
-    if camera.snapshot:
-        camera.snapshot.delete(save=False)
     camera.delete()
+    # After the commit, so that a rolled-back delete keeps its footage; a task, so that a store that is down
+    # for a while is retried rather than leaving the objects behind for good.
+    from cameras.tasks import camera_objects_delete_task
+
+    for start in range(0, len(keys), _DELETE_BATCH):
+        batch = keys[start : start + _DELETE_BATCH]
+        transaction.on_commit(lambda batch=batch: camera_objects_delete_task.delay(camera_id, batch))
+
+
+_DELETE_BATCH = 500
+
+
+def camera_objects_delete(*, camera_id: int, keys: Sequence[str]) -> int:
+    """Delete a removed camera's objects; deleting one already gone is not an error, so a retry is harmless."""
+    for key in keys:
+        if key.startswith("evidence/"):  # never, whatever a caller passes: evidence outlives its camera
+            continue
+        object_delete(name=key)
+    logger.info("camera %s: deleted %s objects from storage", camera_id, len(keys))
+    return len(keys)
 
 
 @transaction.atomic

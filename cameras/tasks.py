@@ -32,6 +32,11 @@ def cameras_probe_due() -> int:
 
 
 @shared_task(ignore_result=True, autoretry_for=(StorageUnavailable,), retry_backoff=30, max_retries=10)
+def camera_objects_delete_task(camera_id: int, keys: list[str]) -> int:
+    return services.camera_objects_delete(camera_id=camera_id, keys=keys)
+
+
+@shared_task(ignore_result=True, autoretry_for=(StorageUnavailable,), retry_backoff=30, max_retries=10)
 def segments_expire_task() -> int:
     return services.segments_expire()
 
