@@ -327,10 +327,12 @@ DEFAULT_FROM_EMAIL = env.str("LANTERN_DEFAULT_FROM_EMAIL", default="lantern@loca
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]
-TIME_ZONE = "UTC"
-# The agency's own zone: a tipster's "when" is read in it, and tip pages show their times in it.
+# The agency's own zone: every time a page, e-mail or CSV shows is in it, with its label ("EST"), and every
+# time a form takes is read in it. Stored times and standard formats (ISO 8601 in the API and JSON, HTTP
+# headers) stay UTC or carry their offset; sharing schedules are read in each site's own zone.
 AGENCY_TIME_ZONE = env.str("LANTERN_AGENCY_TIME_ZONE", default="America/Detroit")
 ZoneInfo(AGENCY_TIME_ZONE)  # an unknown zone stops the start with a clear error, not the first tip
+TIME_ZONE = AGENCY_TIME_ZONE
 USE_I18N = True
 USE_TZ = True
 

@@ -59,6 +59,17 @@
     return span;
   }
   function label(value) { return value.charAt(0).toUpperCase() + value.slice(1); }
+  // As the server writes times (Y-m-d H:i:s and the zone's label), in the agency's zone the page names,
+  // not the browser's own.
+  var clock = new Intl.DateTimeFormat("en-US", {
+    timeZone: document.body.dataset.timeZone || undefined, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short",
+  });
+  function when(iso) {
+    var p = {};
+    clock.formatToParts(new Date(iso)).forEach(function (x) { p[x.type] = x.value; });
+    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + ":" + p.second + " " + p.timeZoneName;
+  }
 
   window.lanternAlerts.listen(function (alert, created) {
     var existing = rows.querySelector('tr[data-alert="' + alert.id + '"]');
@@ -73,7 +84,7 @@
     var tr = document.createElement("tr");
     tr.dataset.alert = alert.id;
     tr.className = "alert-new severity-row-" + alert.severity;
-    cell(tr, new Date(alert.occurred_at).toLocaleString());
+    cell(tr, when(alert.occurred_at));
     var link = document.createElement("a");
     link.href = config.detailUrl.replace("/0/", "/" + alert.id + "/");
     link.textContent = alert.title;
