@@ -97,7 +97,7 @@ class RequestSizeLimit:
     what it spooled and return, and the 413 goes out instead.
     """
 
-    def __init__(self, app: Callable[[dict[str, Any], Receive, Send], Awaitable[None]]) -> None:
+    def __init__(self, app: Callable[[dict[str, Any], Any, Any], Awaitable[None]]) -> None:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:

@@ -119,7 +119,8 @@ class _CitizenAPIView(APIView):
 
 
 def _client_key(request: Request) -> str:
-    return str(request._request.tip_client_key)  # type: ignore[attr-defined]  (set by TipAnonymityMiddleware)
+    # Set by TipAnonymityMiddleware on every tip route.
+    return str(request._request.tip_client_key)  # type: ignore[attr-defined]
 
 
 class TipCreateView(_CitizenAPIView):

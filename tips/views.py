@@ -28,7 +28,8 @@ from tips.services import (
 
 
 def _client_key(request: HttpRequest) -> str:
-    return str(request.tip_client_key)  # type: ignore[attr-defined]  (set by TipAnonymityMiddleware)
+    # Set by TipAnonymityMiddleware on every tip route.
+    return str(request.tip_client_key)  # type: ignore[attr-defined]
 
 
 def _lang_query(request: HttpRequest) -> str:
