@@ -208,7 +208,7 @@ class StreamProxy:
             return cls._instance
 
     def event(self, *, token: str) -> str:
-        """"refused", "unreachable" or "" for what the proxy met on the requests named by `token`; forgets it."""
+        """ "refused", "unreachable" or "" for what the proxy met on the requests named by `token`; forgets it."""
         with self._events_lock:
             return self._events.pop(token, "")
 
