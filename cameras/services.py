@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -192,9 +193,7 @@ def camera_delete(*, camera: Camera, by: User) -> None:
     ]
     if camera.snapshot:
         keys.append(camera.snapshot.name)
-    audit_record(
-        actor=by, action="camera.delete", target=camera, details={"name": camera.name, "objects": len(keys)}
-    )
+    audit_record(actor=by, action="camera.delete", target=camera, details={"name": camera.name, "objects": len(keys)})
     camera_id = camera.pk
     transaction.on_commit(lambda: camera_access_changed([camera_id], reason="The owner removed this camera."))
     camera.delete()
@@ -203,8 +202,9 @@ def camera_delete(*, camera: Camera, by: User) -> None:
     from cameras.tasks import camera_objects_delete_task
 
     for start in range(0, len(keys), _DELETE_BATCH):
-        batch = keys[start : start + _DELETE_BATCH]
-        transaction.on_commit(lambda batch=batch: camera_objects_delete_task.delay(camera_id, batch))
+        transaction.on_commit(
+            functools.partial(camera_objects_delete_task.delay, camera_id, keys[start : start + _DELETE_BATCH])
+        )
 
 
 _DELETE_BATCH = 500
@@ -801,7 +801,7 @@ def _export_lease_renew(*, request: EvidenceRequest, claim: str, progress: float
 
 
 def _export_cameras(
-    *, request: EvidenceRequest, claim: str, cameras: list[Camera], done: set[int], reported: list[float]
+    *, request: EvidenceRequest, claim: str, cameras: list[Camera], done: set[int | None], reported: list[float]
 ) -> None:
     from cameras.media.export import segments_concat
 
@@ -1033,12 +1033,16 @@ def _notify_owners(request: EvidenceRequest) -> None:
         return
     recipients = [request.business.owner.email, *request.business.staff.values_list("email", flat=True)]
     url = settings.SITE_URL + reverse("cameras:evidence-detail", args=[request.pk])
+    # The window arrives in whatever zone the form read it in: shown in the agency's zone, with its label.
+    zone = ZoneInfo(settings.AGENCY_TIME_ZONE)
+    start, end = timezone.localtime(request.window_start, zone), timezone.localtime(request.window_end, zone)
+    start_label = "" if start.tzname() == end.tzname() else f" {start:%Z}"
     send_mail(
         subject=f"Lantern: footage requested for case {request.case_number}",
         message=(
             f"{request.requested_by.full_name or request.requested_by.email} asks for footage of "
             f"{request.cameras.count()} of {request.business.name}'s cameras, "
-            f"{request.window_start:%Y-%m-%d %H:%M} to {request.window_end:%Y-%m-%d %H:%M} UTC.\n\n"
+            f"{start:%Y-%m-%d %H:%M}{start_label} to {end:%Y-%m-%d %H:%M %Z}.\n\n"
             f"Reason: {request.reason}\n\nApprove or deny it here: {url}\n"
         ),
         from_email=None,
