@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import av
 import pytest
@@ -88,9 +89,10 @@ def test_recorded_footage_reaches_the_investigator_whole_hashed_signed_and_audit
             "case_number": "2026-001234",
             "reason": "Robbery at the register, suspect left on foot",
             "camera_ids": [recorded_camera.pk],
-            "time_zone": "UTC",
-            "window_start": since.strftime("%Y-%m-%dT%H:%M:%S"),
-            "window_end": until.strftime("%Y-%m-%dT%H:%M:%S"),
+            # The form offers the sites' zones and the agency's; the camera's site is in the agency's.
+            "time_zone": recorded_camera.site.timezone,
+            "window_start": since.astimezone(ZoneInfo(recorded_camera.site.timezone)).strftime("%Y-%m-%dT%H:%M:%S"),
+            "window_end": until.astimezone(ZoneInfo(recorded_camera.site.timezone)).strftime("%Y-%m-%dT%H:%M:%S"),
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -29,7 +29,7 @@ def _form(
     *,
     end: datetime | None = None,
     hours: float = 1,
-    zone: str = "UTC",
+    zone: str = "America/Detroit",  # the agency's zone, which the form offers besides the sites' own
     **overrides: Any,
 ) -> dict[str, Any]:
     end = end or timezone.now() - timedelta(minutes=5)
