@@ -24,6 +24,10 @@ class CameraAnalytics(models.Model):
     # The rule engine's tracks and cooldowns, the motion and tamper state, and the last segment analysed.
     state = models.JSONField(default=dict, blank=True)
     last_segment_end = models.DateTimeField(null=True, blank=True)
+    # Segments left unanalysed because the worker fell behind this camera (the oldest go first), and when the
+    # last one was; the camera's page shows them.
+    segments_skipped = models.PositiveIntegerField(default=0)
+    segment_skipped_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

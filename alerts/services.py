@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -433,6 +433,26 @@ def _rule_specs(*, camera: Camera) -> tuple[dict[int, Rule], list[Any]]:
     return rules, specs
 
 
+def segment_analysis_skip(*, analytics: CameraAnalytics, segment: Segment) -> bool:
+    """Skip (and count) a segment when the worker has fallen behind its camera: more than
+    ANALYTICS_MAX_BACKLOG_SEGMENTS newer segments of the camera are recorded and still wait for analysis.
+
+    The oldest footage goes unanalysed so that the newest is analysed while it still matters (an alert about a
+    person at the door half an hour ago helps no one); the backlog of a camera stays bounded whatever the
+    queue holds. The tracker's state simply spans the gap, as it does when a camera drops out.
+    """
+    waiting = Segment.objects.filter(camera_id=segment.camera_id, ended_at__gt=segment.ended_at).count()
+    if waiting <= settings.ANALYTICS_MAX_BACKLOG_SEGMENTS:
+        return False
+    CameraAnalytics.objects.filter(pk=analytics.pk).update(
+        segments_skipped=F("segments_skipped") + 1, segment_skipped_at=timezone.now()
+    )
+    logger.warning(
+        "analysis of camera %s is %s segments behind: segment %s skipped", segment.camera_id, waiting, segment.pk
+    )
+    return True
+
+
 def segment_analyse(*, segment_id: int) -> int:
     """Analyse one recorded segment: store what was detected (for search), apply the camera's rules, and raise
     an alert per track per rule and per tamper sign. Returns how many alerts it raised.
@@ -459,6 +479,8 @@ def segment_analyse(*, segment_id: int) -> int:
         return 0
     if analytics.last_segment_end is not None and segment.ended_at <= analytics.last_segment_end:
         # Already analysed (its message came twice), or older than what the saved state has moved past.
+        return 0
+    if segment_analysis_skip(analytics=analytics, segment=segment):
         return 0
     fps = settings.ANALYTICS_FPS
     saved = analytics.state or {}

@@ -437,6 +437,9 @@ ANALYTICS_MOTION_MIN_FRACTION = env.float("LANTERN_ANALYTICS_MOTION_MIN_FRACTION
 ANALYTICS_YOLO_WEIGHTS = env.str("LANTERN_ANALYTICS_YOLO_WEIGHTS", default="")
 ANALYTICS_YOLO_MODEL = env.str("LANTERN_ANALYTICS_YOLO_MODEL", default="yolo11n.yaml")
 ANALYTICS_THUMBNAILS = env.bool("LANTERN_ANALYTICS_THUMBNAILS", default=True)
+# When more newer segments of a camera than this wait for analysis, the oldest are skipped and counted (shown on
+# the camera's page): a worker that falls behind catches up on what is happening now. 6 is a minute of 10 s ones.
+ANALYTICS_MAX_BACKLOG_SEGMENTS = env.int("LANTERN_ANALYTICS_MAX_BACKLOG_SEGMENTS", default=6)
 # The cameras placed on the wall around an alert or a tip.
 ALERT_NEARBY_RADIUS_M = env.float("LANTERN_ALERT_NEARBY_RADIUS_M", default=300.0)
 # A sensor's signed timestamp may be this old at most (replayed requests are refused).
