@@ -246,6 +246,68 @@ def test_settings_use_the_servers_when_they_are_configured(tmp_path):
     assert resolved["storage"] == "storages.backends.s3.S3Storage"
 
 
+RESOLVE_QUEUES = """
+import json
+from django.conf import settings
+
+print(json.dumps({
+    "queues": list(settings.CELERY_TASK_QUEUES),
+    "routes": {name: route["queue"] for name, route in settings.CELERY_TASK_ROUTES.items()},
+    "default": settings.CELERY_TASK_DEFAULT_QUEUE,
+}))
+"""
+
+
+def _celery_queues(command: list[str]) -> set[str] | None:
+    """The queues a `celery worker` command consumes (-Q), or None for all of CELERY_TASK_QUEUES."""
+    if "-Q" not in command:
+        return None
+    return set(command[command.index("-Q") + 1].split(","))
+
+
+def test_compose_workers_consume_every_queue_and_analysis_never_holds_up_the_rest(tmp_path):
+    resolved = json.loads(_run([sys.executable, "-c", RESOLVE_QUEUES], _production_environment(tmp_path)).stdout)
+    queues = set(resolved["queues"])
+    workers = {
+        name: _celery_queues(_command(service))
+        for name, service in _app_services().items()
+        if _command(service)[:4] == ["celery", "-A", "config", "worker"]
+    }
+
+    consumed = set().union(*(queues if these is None else these for these in workers.values()))
+    assert set(resolved["routes"].values()) | {resolved["default"]} <= queues
+    assert consumed == queues, workers
+    for name, these in workers.items():
+        assert these is not None, f"{name} consumes analysis with everything else"
+        assert these <= queues, f"{name} consumes a queue the settings do not declare: {these - queues}"
+        assert these == {"analysis"} or "analysis" not in these, name
+
+
+def test_settings_use_the_embedded_redis_on_a_unix_socket(tmp_path):
+    socket = tmp_path / "redis.sock"
+    environment = _clean_environment(LANTERN_DATA_DIR=str(tmp_path), LANTERN_REDIS_URL=f"unix://{socket}")
+
+    resolved = _resolved_settings(environment)
+
+    assert resolved["database"] == "django.db.backends.sqlite3"
+    assert resolved["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert resolved["channel_layer"] == "channels_redis.core.RedisChannelLayer"
+    assert resolved["broker"] == f"redis+socket://{socket}"
+
+
+def test_the_demo_gives_every_process_the_embedded_redis(tmp_path):
+    from devtools.demo import demo_environment
+    from devtools.embedded_redis import EmbeddedRedis
+
+    redis = EmbeddedRedis(folder=tmp_path / "redis")
+    environment = demo_environment(data_dir=tmp_path, redis=redis, base=_clean_environment())
+
+    resolved = _resolved_settings(environment)
+
+    assert resolved["channel_layer"] == "channels_redis.core.RedisChannelLayer"
+    assert resolved["broker"].startswith("redis+socket://")
+
+
 def test_settings_fall_back_to_the_embedded_default(tmp_path):
     resolved = _resolved_settings(_clean_environment(LANTERN_DATA_DIR=str(tmp_path)))
 
