@@ -30,8 +30,21 @@
     };
   }
 
+  // As the server writes times (Y-m-d H:i:s and the zone's label), in the agency's zone the page names,
+  // not the browser's own.
+  var clock = new Intl.DateTimeFormat("en-US", {
+    timeZone: document.body.dataset.timeZone || undefined, year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short",
+  });
+  function when(iso) {
+    var p = {};
+    clock.formatToParts(new Date(iso)).forEach(function (x) { p[x.type] = x.value; });
+    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + ":" + p.second + " " + p.timeZoneName;
+  }
+
   window.lanternAlerts = {
     received: [], // for tests and the curious operator
+    when: when,
     listen: function (fn) {
       listeners.push(fn);
       if (!socket) open();
@@ -59,18 +72,6 @@
     return span;
   }
   function label(value) { return value.charAt(0).toUpperCase() + value.slice(1); }
-  // As the server writes times (Y-m-d H:i:s and the zone's label), in the agency's zone the page names,
-  // not the browser's own.
-  var clock = new Intl.DateTimeFormat("en-US", {
-    timeZone: document.body.dataset.timeZone || undefined, year: "numeric", month: "2-digit", day: "2-digit",
-    hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23", timeZoneName: "short",
-  });
-  function when(iso) {
-    var p = {};
-    clock.formatToParts(new Date(iso)).forEach(function (x) { p[x.type] = x.value; });
-    return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + ":" + p.second + " " + p.timeZoneName;
-  }
-
   window.lanternAlerts.listen(function (alert, created) {
     var existing = rows.querySelector('tr[data-alert="' + alert.id + '"]');
     if (existing && !created) {

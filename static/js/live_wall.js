@@ -222,7 +222,7 @@
     panel.dataset.alert = alert.id;
     panel.querySelector(".alert-panel-title").textContent = alert.title;
     panel.querySelector(".alert-panel-facts").textContent = alert.kind_label + " · " + alert.severity + " · " +
-      new Date(alert.occurred_at).toLocaleTimeString() + (alert.camera ? " · " + alert.camera.name : "");
+      window.lanternAlerts.when(alert.occurred_at) + (alert.camera ? " · " + alert.camera.name : "");
     panel.querySelector(".alert-panel-link").href = nth(panel.dataset.alertUrl, alert.id);
     var list = panel.querySelector(".alert-panel-cameras");
     var status = panel.querySelector(".alert-panel-status");
