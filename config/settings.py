@@ -197,7 +197,7 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://", "redis+socket://")):
     }
 # Each kind of work has its own queue, most urgent first; a worker started without -Q consumes them all in this
 # order. Video analysis comes last: it is the bulk of the work, and its backlog is bounded (alerts/services.py).
-CELERY_TASK_QUEUES = {
+CELERY_TASK_QUEUES: dict[str, dict[str, str]] = {
     "probes": {},
     "exports": {},
     "tips": {},
