@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BROKER = "redis://127.0.0.1:6379/12"
 BACKLOG = 30
 
-pytestmark = [needs_redis, pytest.mark.timeout(300)]
+pytestmark = pytest.mark.timeout(300)
 
 
 def test_every_kind_of_work_has_a_queue_ahead_of_analysis():
@@ -102,6 +102,7 @@ def _finished_tasks(log: Path) -> list[str]:
     return re.findall(r"Task (\S+)\[[0-9a-f-]+\] (?:succeeded|raised|retry)", log.read_text())
 
 
+@needs_redis
 def test_a_probe_an_export_and_a_tip_are_not_stuck_behind_a_long_analysis_backlog(
     broker, start_worker, alice_camera: Camera
 ):
