@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from tests.s3 import ACCESS_KEY, REGION, SECRET_KEY, S3Endpoint
@@ -51,6 +52,8 @@ def worker(s3_storage: S3Endpoint, tmp_path: Path) -> Iterator[tuple[psutil.Proc
         "LANTERN_CELERY_BROKER_URL": BROKER,
         "LANTERN_CELERY_VISIBILITY_TIMEOUT_S": "5",
         "LANTERN_DATA_DIR": str(tmp_path / "worker"),
+        # The test's own key: the worker signs manifests and reads stream credentials as the web side does.
+        "LANTERN_SECRET_KEY": settings.SECRET_KEY,
         "LANTERN_S3_BUCKET": s3_storage.bucket,
         "LANTERN_S3_ENDPOINT_URL": s3_storage.url,
         "LANTERN_S3_REGION": REGION,
