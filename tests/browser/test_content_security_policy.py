@@ -15,7 +15,8 @@ pytestmark = pytest.mark.usefixtures("no_tiles")
 RECORD_VIOLATIONS = """(() => {
   window.__cspViolations = [];
   document.addEventListener("securitypolicyviolation", e => {
-    window.__cspViolations.push(`${e.effectiveDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`);
+    const where = `${e.sourceFile}:${e.lineNumber}`;
+    window.__cspViolations.push(`${e.effectiveDirective} blocked ${e.blockedURI || "inline"} at ${where}`);
   });
 })();"""
 
