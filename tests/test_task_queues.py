@@ -49,7 +49,8 @@ def test_every_kind_of_work_has_a_queue_ahead_of_analysis():
 
 def _producer() -> Celery:
     """Sends to the broker (never eagerly), routed by the settings, as the web process and beat do."""
-    app = Celery("lantern-test-producer")
+    # Not the current app: later tests would send their tasks to this broker instead of running them eagerly.
+    app = Celery("lantern-test-producer", set_as_current=False)
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.conf.broker_url = BROKER
     app.conf.task_always_eager = False

@@ -29,7 +29,7 @@ def visit_all(page: Page, base_url: str, paths: list[str], console: list[str]) -
         policy = response.headers.get("content-security-policy", "")
         if "script-src 'self'" not in policy or "unsafe-inline" in policy:
             problems.append(f"{path}: policy {policy!r}")
-        page.wait_for_function("document.readyState === 'complete'")
+        page.wait_for_function("() => document.readyState === 'complete'")
         problems += [f"{path}: {v}" for v in page.evaluate("window.__cspViolations")]
     problems += [line for line in console if "Content Security Policy" in line]
     return problems

@@ -87,7 +87,8 @@ def demo(street_camera: Camera, tmp_path: Path, settings) -> Iterator[DemoProces
 
 def _send_export(demo: DemoProcesses, request_id: int) -> None:
     """Queue the export on the demo's broker, as the web process does when an owner approves."""
-    producer = Celery("lantern-test-producer")
+    # Not the current app: later tests would send their tasks to this dead broker instead of running them eagerly.
+    producer = Celery("lantern-test-producer", set_as_current=False)
     producer.config_from_object("django.conf:settings", namespace="CELERY")
     producer.conf.broker_url = f"redis+socket://{demo.redis.socket}"
     producer.conf.broker_transport_options = {}

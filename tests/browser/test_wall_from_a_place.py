@@ -23,7 +23,8 @@ def test_the_cameras_near_a_place_go_up_on_the_wall(
 
     page.goto(f"{asgi_server.url}/police/wall/?place={site.latitude},{site.longitude}")
 
-    page.wait_for_function(f"window.lanternWall.tiles.includes({alice_camera.pk})", timeout=10_000)
+    # A function, not an expression: Playwright evaluates a bare expression with eval, which the page's CSP refuses.
+    page.wait_for_function(f"() => window.lanternWall.tiles.includes({alice_camera.pk})", timeout=60_000)
     # The wall is saved for the monitor too (a POST of its own, a moment later; a busy machine may take long).
     deadline = time.monotonic() + 60
     while alice_camera.pk not in (
