@@ -1,13 +1,14 @@
 """Tip submissions under load: text only and with a 2 MB photo, at 50 and 100 a second for 60 s; last line JSON.
 
-The ASGI server (uvicorn, 2 workers, the deployment's settings: PostgreSQL, Redis for the cache and broker) runs
-in its own processes; the load comes from another process, open loop: each request leaves at its scheduled time
-whether or not earlier ones have been answered, so a slow server shows as latency, not as a lower rate. Each
-submission is the real form: multipart POST with the CSRF cookie and token from one GET of the form and a fresh
-once-only submission token, on its own connection. The server runs as deployed (DEBUG off, collected static) and
-is warmed first (--warmup seconds at 50/s, not counted). The submission rate limit is raised for the run (every
-request comes from one address here). Attachments are stored raw and queued for the worker, as in production; no
-worker runs, so scrubbing is not in the figures. Needs PostgreSQL and Redis on loopback.
+The ASGI server (uvicorn, 2 workers, the deployment's settings: PostgreSQL, Redis for the cache and broker) runs in
+its own processes; the load comes from another process, open loop: each request leaves at its scheduled time whether
+or not earlier ones have been answered, so a slow server shows as latency, not as a lower rate. Each submission is
+the real form, sent as a browser sends it after one GET of the form (our Origin and Host with its port, no cookie:
+the tip routes keep none), with a fresh once-only submission token, on its own connection. The server runs as
+deployed (DEBUG off, collected static) and is warmed first (--warmup seconds at 50/s, not counted). The submission
+rate limit is raised for the run (every request comes from one address here). Attachments are stored raw and queued
+for the worker, as in production; no worker runs, so scrubbing is not in the figures. Needs PostgreSQL and Redis on
+loopback.
 Goal: no errors and p99 under 200 ms for text tips at 100/s.
 """
 
@@ -95,7 +96,7 @@ async def _generate(*, host: str, port: int, rate: float, duration_s: float, pho
     # the server, and an HTTP library's per-request work (httpx: most of a core at 100/s) would be measured as
     # the server's latency.
     status, _, _ = await _exchange(
-        host, port, [f"GET /tips/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()]
+        host, port, [f"GET /tips/ HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode()]
     )
     # As a phone's browser after loading the form: no cookie (the tip routes keep none), our own Origin.
     assert status == 200, "the form did not load"
@@ -110,7 +111,7 @@ async def _generate(*, host: str, port: int, rate: float, duration_s: float, pho
     }
     payload, content_type = _multipart(fields, photo=photo_2mb() if photo else None)
     request = (
-        f"POST /tips/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+        f"POST /tips/ HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
         f"Origin: http://{host}:{port}\r\nSec-Fetch-Site: same-origin\r\nContent-Type: {content_type}\r\n"
         f"Content-Length: {len(payload)}\r\n\r\n"
     ).encode() + payload
