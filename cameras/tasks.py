@@ -15,7 +15,7 @@ from cameras.storage import StorageUnavailable
 logger = logging.getLogger(__name__)
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="cameras.tasks.camera_probe_task", ignore_result=True)
 def camera_probe_task(camera_id: int) -> None:
     camera = Camera.objects.filter(pk=camera_id).select_related("business").first()
     if camera is None or camera.source != Camera.Source.PULL:
@@ -23,7 +23,7 @@ def camera_probe_task(camera_id: int) -> None:
     services.camera_probe(camera=camera)
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="cameras.tasks.cameras_probe_due", ignore_result=True)
 def cameras_probe_due() -> int:
     camera_ids = list(selectors.cameras_due_for_probe().values_list("id", flat=True))
     for camera_id in camera_ids:
@@ -31,19 +31,31 @@ def cameras_probe_due() -> int:
     return len(camera_ids)
 
 
-@shared_task(ignore_result=True, autoretry_for=(StorageUnavailable,), retry_backoff=30, max_retries=10)
+@shared_task(
+    name="cameras.tasks.camera_objects_delete_task",
+    ignore_result=True,
+    autoretry_for=(StorageUnavailable,),
+    retry_backoff=30,
+    max_retries=10,
+)
 def camera_objects_delete_task(camera_id: int, keys: list[str]) -> int:
     return services.camera_objects_delete(camera_id=camera_id, keys=keys)
 
 
-@shared_task(ignore_result=True, autoretry_for=(StorageUnavailable,), retry_backoff=30, max_retries=10)
+@shared_task(
+    name="cameras.tasks.segments_expire_task",
+    ignore_result=True,
+    autoretry_for=(StorageUnavailable,),
+    retry_backoff=30,
+    max_retries=10,
+)
 def segments_expire_task() -> int:
     return services.segments_expire()
 
 
 # Late acks (settings) redeliver the message when a worker dies mid-export; the redelivered task keeps its
 # id, which is the claim, so it takes the export back at once and goes on from the cameras already done.
-@shared_task(bind=True, ignore_result=True, max_retries=8)
+@shared_task(name="cameras.tasks.evidence_export_task", bind=True, ignore_result=True, max_retries=8)
 def evidence_export_task(self: Task[Any, Any], request_id: int) -> None:
     claim = self.request.id or f"eager-{request_id}"
     try:
@@ -70,7 +82,7 @@ def evidence_export_task(self: Task[Any, Any], request_id: int) -> None:
         )
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="cameras.tasks.evidence_exports_resume", ignore_result=True)
 def evidence_exports_resume() -> int:
     """Queue exports approved but never started (a lost message) or whose worker's lease ran out."""
     request_ids = list(selectors.evidence_exports_stalled().values_list("id", flat=True))
@@ -79,7 +91,7 @@ def evidence_exports_resume() -> int:
     return len(request_ids)
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="cameras.tasks.live_sessions_sweep_task", ignore_result=True)
 def live_sessions_sweep_task() -> int:
     """Close live sessions whose relay stopped reporting them (it died, or lost them without a word)."""
     return services.live_sessions_sweep()

@@ -11,6 +11,7 @@ from tips import attachments
 # Late acks (settings) deliver an attachment again when a worker dies mid-scrub; attachment_process skips
 # finished ones and writes the scrubbed file under a name fixed by the raw one, so a repeat is harmless.
 @shared_task(
+    name="tips.tasks.attachment_process_task",
     ignore_result=True,
     acks_late=True,
     autoretry_for=(StorageUnavailable,),
@@ -23,6 +24,6 @@ def attachment_process_task(attachment_id: int) -> None:
 
 
 # For the beat schedule: retries what outages left failed once a task's own retries ran out.
-@shared_task(ignore_result=True)
+@shared_task(name="tips.tasks.attachments_retry_task", ignore_result=True)
 def attachments_retry_task() -> None:
     attachments.attachments_retry()
