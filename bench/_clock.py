@@ -11,7 +11,7 @@ import av
 import cv2
 import numpy as np
 
-from cameras.simulator.scene import StreetScene, clock_text
+from devtools.simulator.scene import StreetScene, clock_text
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _TEMPLATE = "0000-00-00 00:00:00.000 UTC"
@@ -83,7 +83,7 @@ class ClockReader:
 
 def reader_checked(*, width: int, height: int, fps: int = 15, bitrate: int = 4_000_000) -> ClockReader:
     """A ClockReader that has read back, exactly, the clock of frames the scene rendered and x264 encoded."""
-    from cameras.simulator.encoder import EncoderSettings, encoder_open
+    from devtools.simulator.encoder import EncoderSettings, encoder_open
 
     reader = ClockReader(width=width, height=height)
     scene = StreetScene(index=1, name="cam1", width=width, height=height)

@@ -23,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-PERIOD_S = 12.0  # the simulator's walker crosses once per period; see cameras/simulator/scene.py
+PERIOD_S = 12.0  # the simulator's walker crosses once per period; see devtools/simulator/scene.py
 RIGHT_HALF = [[0.5, 0.5], [1.0, 0.5], [1.0, 1.0], [0.5, 1.0]]
 PASSWORD = "bench-password-2026"  # noqa: S105  (a throwaway account in a temporary database)
 
@@ -74,9 +74,9 @@ def main() -> int:
     from alerts.models import Alert, Rule
     from bench._sampling import machine_description
     from cameras.services import camera_create
-    from cameras.simulator import CameraSimulator
     from community import services
     from community.models import User
+    from devtools.simulator import CameraSimulator
     from tests.browser.browsing import CHROMIUM_ARGS
 
     call_command("migrate", verbosity=0)

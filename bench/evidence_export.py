@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._sampling import machine_description  # noqa: E402
-from cameras.simulator.__main__ import bitrate_parse, size_parse  # noqa: E402
-from cameras.simulator.encoder import EncoderSettings, encoder_open  # noqa: E402
-from cameras.simulator.scene import StreetScene  # noqa: E402
+from devtools.simulator.__main__ import bitrate_parse, size_parse  # noqa: E402
+from devtools.simulator.encoder import EncoderSettings, encoder_open  # noqa: E402
+from devtools.simulator.scene import StreetScene  # noqa: E402
 
 CLOCK = 90_000
 # As the recorder writes them: fragmented, each file with its own moov, timestamps from 0.

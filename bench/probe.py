@@ -16,8 +16,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cameras.media.probe import ONLINE, ProbeResult, probe_stream
-from cameras.simulator import CameraSimulator
-from cameras.simulator.__main__ import bitrate_parse, size_parse
+from devtools.simulator import CameraSimulator
+from devtools.simulator.__main__ import bitrate_parse, size_parse
 
 
 def probes_timed(*, urls: list[str], threads: int, timeout_s: float) -> tuple[list[ProbeResult], float]:

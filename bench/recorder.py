@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._loopback import sockets_off_loopback
 from bench._recorder_host import RecorderProcess
 from bench._sampling import machine_description, measure
-from cameras.simulator import CameraSimulator
-from cameras.simulator.__main__ import bitrate_parse
+from devtools.simulator import CameraSimulator
+from devtools.simulator.__main__ import bitrate_parse
 
 OTHER_LOAD_WARN_PCT = 20.0  # % of a core used by processes outside the benchmark; above it we say so
 GOAL_PCT = 2.0

@@ -30,8 +30,8 @@ from bench._netns import ICE_INTERFACE, ice_interface_present, network_isolation
 from bench._relay_host import RelayProcess
 from bench._sampling import machine_description, measure
 from bench._viewers import SAMPLE_EVERY, Target, ViewerPool
-from cameras.simulator import CameraSimulator
-from cameras.simulator.__main__ import bitrate_parse
+from devtools.simulator import CameraSimulator
+from devtools.simulator.__main__ import bitrate_parse
 
 # Another program busy on a 2-core machine skews what we measure; above this (% of a core) we say so.
 OTHER_LOAD_WARN_PCT = 20.0

@@ -34,8 +34,8 @@ from bench._netns import network_isolation
 from bench._relay_host import RelayProcess
 from bench._sampling import machine_description
 from bench._viewers import Target, ViewerPool
-from cameras.simulator import CameraSimulator
-from cameras.simulator.__main__ import bitrate_parse
+from devtools.simulator import CameraSimulator
+from devtools.simulator.__main__ import bitrate_parse
 
 ADDED_DELAY_GOAL_MS = 150
 FIRST_FRAME_GOAL_MS = 500

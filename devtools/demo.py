@@ -75,7 +75,7 @@ class DemoProcesses:
         return process
 
     def start_simulator(self, *, walkers: tuple[int, ...] = (1, 2)) -> None:
-        command = [PYTHON, "-m", "cameras.simulator", "--cameras", str(self.cameras)]
+        command = [PYTHON, "-m", "devtools.simulator", "--cameras", str(self.cameras)]
         command += ["--port", str(self.simulator_port), "--size", "640x360", "--fps", "15"]
         for walker in walkers:
             command += ["--walker", str(walker)]

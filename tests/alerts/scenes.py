@@ -11,7 +11,7 @@ import av
 import cv2
 import numpy as np
 
-from cameras.simulator.scene import pedestrian_sprite as person_sprite
+from devtools.simulator.scene import pedestrian_sprite as person_sprite
 
 SIZE = (640, 360)
 FPS = 15

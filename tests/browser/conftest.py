@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from cameras.simulator import CameraSimulator
+from devtools.simulator import CameraSimulator
 from tests.browser.browsing import (
     CHROMIUM,
     CHROMIUM_ARGS,

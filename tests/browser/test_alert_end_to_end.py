@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 
 from alerts.models import Alert, Rule
 from cameras.models import Camera
-from cameras.simulator import CameraSimulator
 from community.models import User
+from devtools.simulator import CameraSimulator
 from tests.browser.browsing import DESKTOP, log_in_through_form
 from tests.cameras.recorded import camera_streaming_from
 from tests.conftest import PASSWORD

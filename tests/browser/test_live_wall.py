@@ -10,8 +10,8 @@ import pytest
 
 from cameras.credentials import stream_url_encrypt, stream_url_mask
 from cameras.models import Camera, LiveSession, MonitorWall
-from cameras.simulator import CameraSimulator
 from community.services import agreement_revoke
+from devtools.simulator import CameraSimulator
 from tests.browser.browsing import log_in_through_form
 from tests.conftest import PASSWORD
 from tests.factories import AgreementFactory, CameraFactory

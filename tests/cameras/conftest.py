@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cameras.simulator import CameraSimulator
+from devtools.simulator import CameraSimulator
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from cameras.models import Camera, EvidenceRequest, Segment
-from cameras.simulator import CameraSimulator
 from community.models import AuditEvent, User
+from devtools.simulator import CameraSimulator
 from tests.cameras.recorded import camera_streaming_from
 from tests.conftest import AsgiServer
 from tests.s3 import S3Endpoint

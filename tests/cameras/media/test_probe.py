@@ -21,9 +21,9 @@ from PIL import Image
 
 from cameras.media import probe as probe_module
 from cameras.media.probe import ERROR, OFFLINE, ONLINE, probe_stream, text_without_credentials
-from cameras.simulator import CameraSimulator
-from cameras.simulator import server as simulator_server
-from cameras.simulator.encoder import codec_available
+from devtools.simulator import CameraSimulator
+from devtools.simulator import server as simulator_server
+from devtools.simulator.encoder import codec_available
 
 PASSWORD = "pa:ss@w/rd"
 PASSWORD_IN_URL = quote(PASSWORD, safe="")

@@ -30,8 +30,8 @@ from cameras.media.relay import (
     ViewerClosed,
 )
 from cameras.media.source import CLOCK_RATE, LIVE, RECONNECTING
-from cameras.simulator import CameraSimulator
-from cameras.simulator.encoder import codec_available
+from devtools.simulator import CameraSimulator
+from devtools.simulator.encoder import codec_available
 from tests.cameras.media.conftest import BrowserViewer, RtspForwarder, relay_running, run_async
 
 WIDTH, HEIGHT = 320, 180
@@ -467,7 +467,7 @@ def codec_watch(monkeypatch: pytest.MonkeyPatch) -> CodecWatch:
         def create(codec: Any, mode: str | None = None, *args: Any, **kwargs: Any) -> Any:
             stack = "".join(traceback.format_stack())
             who = "relay"
-            if "cameras/simulator/" in stack:
+            if "devtools/simulator/" in stack:
                 who = "simulator"
             elif "rtcrtpreceiver.py" in stack:  # the test's viewer decoding what it received
                 who = "viewer"

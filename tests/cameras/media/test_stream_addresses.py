@@ -26,8 +26,8 @@ from cameras.credentials import stream_url_validate
 from cameras.media.addresses import REFUSED_MESSAGE
 from cameras.media.probe import ERROR, ONLINE, probe_stream
 from cameras.models import Camera
-from cameras.simulator import CameraSimulator
 from community.models import Site, User
+from devtools.simulator import CameraSimulator
 
 INTERNAL_HOST = "127.0.0.2"
 

@@ -17,7 +17,7 @@ from moto.server import ThreadedMotoServer
 
 from cameras.media.recorder import SpooledSegment
 from cameras.media.source import CLOCK_RATE, START_CODE, AccessUnit
-from cameras.simulator.encoder import EncoderSettings, encoder_open, split_annexb
+from devtools.simulator.encoder import EncoderSettings, encoder_open, split_annexb
 from tests.s3 import S3Endpoint, s3_server
 
 FPS = 10

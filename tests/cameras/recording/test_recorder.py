@@ -11,7 +11,7 @@ import pytest
 
 from cameras.media.recorder import Recorder, Recordings, SpooledSegment
 from cameras.media.relay import RelayError
-from cameras.simulator import CameraSimulator
+from devtools.simulator import CameraSimulator
 from tests.cameras.media.conftest import RtspForwarder, relay_running, run_async
 from tests.cameras.recording.conftest import Collected, Picture, units_from
 

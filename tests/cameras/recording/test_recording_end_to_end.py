@@ -24,9 +24,9 @@ from cameras.media.relay import Relay
 from cameras.media.source import AccessUnit, nal_units
 from cameras.media.uploader import Uploader
 from cameras.models import Camera, Segment
-from cameras.simulator import CameraSimulator
 from community.models import User
 from community.services import agreement_revoke
+from devtools.simulator import CameraSimulator
 from tests.cameras.live.whep_client import stop, wait_for, watch
 from tests.cameras.media.conftest import BrowserViewer, RtspForwarder, relay_running, run_async
 from tests.cameras.recording.conftest import RestartableS3

@@ -20,9 +20,9 @@ import numpy as np
 import pytest
 from av.video.frame import PictureType
 
-from cameras.simulator import CameraSimulator
-from cameras.simulator.encoder import codec_available
-from cameras.simulator.scene import StreetScene, clock_text
+from devtools.simulator import CameraSimulator
+from devtools.simulator.encoder import codec_available
+from devtools.simulator.scene import StreetScene, clock_text
 
 FPS = 15
 # PyAV (like FFmpeg) analyses 5 s of stream by default; half a second keeps the tests quick.

@@ -1,4 +1,4 @@
-"""Runs the camera simulator in the foreground: python -m cameras.simulator --cameras 4 --port 8554."""
+"""Runs the camera simulator in the foreground: python -m devtools.simulator --cameras 4 --port 8554."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 import threading
 from types import FrameType
 
-from cameras.simulator.encoder import ENCODERS, codec_available
-from cameras.simulator.server import CameraSimulator
+from devtools.simulator.encoder import ENCODERS, codec_available
+from devtools.simulator.server import CameraSimulator
 
 
 def size_parse(text: str) -> tuple[int, int]:
@@ -32,7 +32,7 @@ def bitrate_parse(text: str) -> int:
 
 
 def arguments_parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m cameras.simulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.simulator", description=__doc__)
     parser.add_argument("--cameras", type=int, default=4, help="how many streams, served as /cam1 ... /camN")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8554, help="RTSP port (0 picks a free one)")

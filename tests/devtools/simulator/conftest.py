@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from cameras.simulator import CameraSimulator
-from cameras.simulator.encoder import codec_available
+from devtools.simulator import CameraSimulator
+from devtools.simulator.encoder import codec_available
 
 USERNAME = "alice"
 # Characters that must be percent-encoded in a URL, to prove url() and the auth path cope with them.

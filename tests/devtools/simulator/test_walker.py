@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cameras.simulator.scene import StreetScene, walker_position
+from devtools.simulator.scene import StreetScene, walker_position
 
 
 def _walker_columns(frame: np.ndarray) -> np.ndarray:

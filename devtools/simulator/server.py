@@ -18,8 +18,8 @@ from types import TracebackType
 from typing import cast
 from urllib.parse import quote, urlsplit
 
-from cameras.simulator.auth import CameraCredentials
-from cameras.simulator.encoder import (
+from devtools.simulator.auth import CameraCredentials
+from devtools.simulator.encoder import (
     ENCODERS,
     AccessUnit,
     EncoderSettings,
@@ -27,7 +27,7 @@ from cameras.simulator.encoder import (
     codec_available,
     parameter_sets,
 )
-from cameras.simulator.rtp import (
+from devtools.simulator.rtp import (
     CLOCK_RATE,
     PAYLOAD_TYPE,
     payloads_h264,
@@ -36,7 +36,7 @@ from cameras.simulator.rtp import (
     rtp_header,
     rtp_timestamp,
 )
-from cameras.simulator.rtsp import (
+from devtools.simulator.rtsp import (
     InterleavedFrame,
     MalformedRequest,
     RtspRequest,
@@ -45,7 +45,7 @@ from cameras.simulator.rtsp import (
     response_format,
     transport_choose,
 )
-from cameras.simulator.scene import StreetScene
+from devtools.simulator.scene import StreetScene
 
 logger = logging.getLogger(__name__)
 

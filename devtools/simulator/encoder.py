@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from av.video.frame import PictureType
 
-from cameras.simulator.scene import StreetScene
+from devtools.simulator.scene import StreetScene
 
 logger = logging.getLogger(__name__)
 
