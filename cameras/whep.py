@@ -130,14 +130,11 @@ async def whep_session(request: HttpRequest, session_id: str) -> HttpResponse:
             redirect = HttpResponse(status=307)
             redirect["Location"] = owner + reverse("cameras:whep_session", args=[session_id])
             return redirect
-        # That relay is gone, and its viewers with it.
-        await sync_to_async(services.live_session_close)(
-            session_id=session_id, bytes_sent=session.bytes_sent, reason="The relay holding the session had stopped."
-        )
+        lost = "The relay holding the session had stopped."
+    elif not await runtime.end(session_id, reason="The viewer closed the tile."):
+        lost = "The relay had already lost the session."  # it restarted since
+    else:
         return HttpResponse(status=200)
-    if not await runtime.end(session_id, reason="The viewer closed the tile."):
-        # The relay no longer has it (it restarted): close the record so that it stops counting.
-        await sync_to_async(services.live_session_close)(
-            session_id=session_id, bytes_sent=session.bytes_sent, reason="The relay had already lost the session."
-        )
+    # No relay holds the viewer any more: close the record so that it stops counting.
+    await sync_to_async(services.live_session_close)(session_id=session_id, bytes_sent=session.bytes_sent, reason=lost)
     return HttpResponse(status=200)
